@@ -1,0 +1,70 @@
+"""jackd: a complete, fast, typed beanstalkd client.
+
+>>> import jackd
+>>> with jackd.connect("localhost:11300") as client:  # doctest: +SKIP
+...     jid = client.put(b"Hello!")
+...     job = client.reserve()
+...     client.delete(job)
+"""
+
+from ._commands import (
+    DEFAULT_DELAY,
+    DEFAULT_PORT,
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    DEFAULT_TUBE,
+    Job,
+)
+from ._errors import (
+    BadFormatError,
+    BuriedError,
+    ConnectionLostError,
+    DeadlineSoonError,
+    DrainingError,
+    ExpectedCRLFError,
+    InternalError,
+    JackdError,
+    JobTooBigError,
+    NotFoundError,
+    NotIgnoredError,
+    OutOfMemoryError,
+    ProtocolError,
+    ServerError,
+    TimedOutError,
+    UnknownCommandError,
+)
+from ._stats import JobStats, ServerStats, TubeStats
+from .client import Client, connect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_DELAY",
+    "DEFAULT_PORT",
+    "DEFAULT_PRIORITY",
+    "DEFAULT_TTR",
+    "DEFAULT_TUBE",
+    "BadFormatError",
+    "BuriedError",
+    "Client",
+    "ConnectionLostError",
+    "DeadlineSoonError",
+    "DrainingError",
+    "ExpectedCRLFError",
+    "InternalError",
+    "JackdError",
+    "Job",
+    "JobStats",
+    "JobTooBigError",
+    "NotFoundError",
+    "NotIgnoredError",
+    "OutOfMemoryError",
+    "ProtocolError",
+    "ServerError",
+    "ServerStats",
+    "TimedOutError",
+    "TubeStats",
+    "UnknownCommandError",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,326 @@
+"""The synchronous client: a thin blocking shell over the sans-I/O protocol core.
+
+Threads: one ``Client`` may be shared by any number of threads. Each command holds the
+connection's lock from the first byte written to the last byte of its reply, so commands never
+interleave on the wire. A blocking ``reserve()`` holds the lock while it waits, so other threads
+sharing that client wait too: give each consumer thread its own client, or use
+``reserve(timeout=...)`` to bound the wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from types import TracebackType
+from typing import TypeVar
+
+from . import _commands as cmds
+from ._address import Address, Endpoint, parse_address
+from ._commands import (
+    DEFAULT_DELAY,
+    DEFAULT_MAX_JOB_SIZE,
+    DEFAULT_PRIORITY,
+    DEFAULT_TTR,
+    Body,
+    Job,
+    Seconds,
+)
+from ._errors import ConnectionLostError, JackdError
+from ._io import lost, open_socket, send_buffers
+from ._protocol import Command, Core
+from ._stats import JobStats, ServerStats, TubeStats
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds to wait for a connection to be established when none is given."""
+
+
+def check_timeout(value: float | None, what: str) -> float | None:
+    """Validate a socket timeout: None (wait forever) or a positive number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be a number of seconds or None")
+    if not value > 0:
+        raise ValueError(f"{what} must be positive, got {value}")
+    return float(value)
+
+
+class Client:
+    """A connection to one beanstalkd server.
+
+    ``address`` takes ``"host:port"``, ``"host"``, ``"[::1]:11300"``, ``("host", port)``,
+    ``"beanstalk://host[:port]"`` or ``"unix:///path/to.sock"``; None means localhost:11300.
+    ``timeout`` bounds every wait on the socket (None waits forever): when it runs out the call
+    raises ``TimeoutError`` and the connection is closed, since the reply may still come.
+    ``connect_timeout`` bounds establishing the connection.
+
+    The client connects at once; a failure raises ``ConnectionLostError``, a ``ConnectionError``.
+    It is safe to share between threads (see the module documentation about ``reserve``).
+    """
+
+    def __init__(
+        self,
+        address: Address | None = None,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+    ) -> None:
+        self.endpoint: Endpoint = parse_address(address)
+        """Where this client is connected."""
+        self.timeout: float | None = check_timeout(timeout, "timeout")
+        """Socket read/write timeout in seconds, or None."""
+        connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        self._lock = threading.Lock()
+        self._core = Core()
+        self._max_job_size: int | None = None
+        self._closed_because: JackdError | None = None
+        sock = open_socket(self.endpoint, connect_timeout)
+        sock.settimeout(self.timeout)
+        self._sock_timeout = self.timeout
+        self._sock: socket.socket | None = sock
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "open" if self._sock is not None else "closed"
+        return f"<jackd.Client {self.endpoint} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is closed, by ``close``/``quit`` or because it was lost."""
+        return self._sock is None
+
+    def close(self) -> None:
+        """Close the connection. Safe to call from any thread, and more than once.
+
+        A thread blocked in ``reserve`` on this client wakes up with ``ConnectionLostError``;
+        jobs it had reserved go back to the ready queue at once.
+        """
+        sock = self._sock
+        if sock is None:
+            return
+        with contextlib.suppress(OSError):
+            # Wakes a thread blocked in recv on this socket; closing alone would not.
+            sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            self._drop(ConnectionLostError("the client was closed"))
+
+    def quit(self) -> None:
+        """Send ``quit`` and close the connection."""
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                return
+            with contextlib.suppress(OSError):
+                sock.sendall(b"quit\r\n")
+            self._drop(ConnectionLostError("the client sent quit"))
+
+    def _drop(self, reason: JackdError) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            self._closed_because = reason
+            sock.close()
+        self._core.pending.clear()
+
+    # -- running commands --------------------------------------------------------------------
+
+    def _run(self, cmd: Command[T], wait: float | None) -> T:
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                raise ConnectionLostError(f"not connected: {self._closed_because}")
+            core = self._core
+            try:
+                if wait != self._sock_timeout:
+                    sock.settimeout(wait)
+                    self._sock_timeout = wait
+                data = cmd.data
+                if isinstance(data, bytes):
+                    sock.sendall(data)
+                else:
+                    send_buffers(sock, data)
+                core.pending.append(cmd)
+                while core.receive() is None:
+                    n = sock.recv_into(core.get_buffer())
+                    if not n:
+                        raise ConnectionLostError(
+                            f"beanstalkd at {self.endpoint} closed the connection"
+                        )
+                    core.buffer_updated(n)
+            except BaseException as exc:
+                err = lost(exc, self.endpoint, wait)
+                self._drop(err if isinstance(err, JackdError) else ConnectionLostError(str(err)))
+                if err is exc:
+                    raise
+                raise err from exc
+            if core.failure is not None:
+                self._drop(core.failure)
+        if cmd.error is not None:
+            raise cmd.error
+        return cmd.result
+
+    def _job_size_limit(self) -> int:
+        if self._max_job_size is None:
+            raw = self._run(cmds.stats_raw(), self.timeout).get("max-job-size", "")
+            self._max_job_size = int(raw) if raw.isdigit() else DEFAULT_MAX_JOB_SIZE
+        return self._max_job_size
+
+    # -- producing ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        body: Body,
+        priority: int = DEFAULT_PRIORITY,
+        delay: Seconds = DEFAULT_DELAY,
+        ttr: Seconds = DEFAULT_TTR,
+    ) -> int:
+        """Put a job into the used tube and return its id.
+
+        ``body`` is bytes, bytearray, memoryview or str (sent as UTF-8). ``priority`` runs
+        from 0 (most urgent) to 2**32-1. ``delay`` and ``ttr`` are seconds (int, float or
+        timedelta; fractions round up). A body over the server's ``max-job-size`` raises
+        ``JobTooBigError`` without being sent. ``BuriedError`` (with ``.id``) means the server
+        stored the job buried because it ran out of memory; ``DrainingError`` that it takes
+        no new jobs.
+        """
+        data = cmds.body_bytes(body)
+        if len(data) > DEFAULT_MAX_JOB_SIZE:
+            cmds.check_size(len(data), self._job_size_limit())
+        return self._run(cmds.put(data, priority, delay, ttr), self.timeout)
+
+    def use(self, tube: str) -> str:
+        """Put later jobs into ``tube`` (and peek and kick there); returns the tube's name."""
+        return self._run(cmds.use(tube), self.timeout)
+
+    # -- consuming ---------------------------------------------------------------------------
+
+    def reserve(self, timeout: Seconds | None = None) -> Job:
+        """Reserve a job from the watched tubes, waiting until one is ready.
+
+        Without ``timeout`` this waits as long as it takes, whatever the client's socket
+        timeout. With ``timeout`` (seconds) it raises ``TimedOutError`` when no job came in
+        time; 0 only takes a job that is ready now. ``DeadlineSoonError`` means a job this
+        connection holds is within a second of its TTR.
+        """
+        if timeout is None:
+            return self._run(cmds.reserve(), None)
+        secs = cmds.seconds(timeout, "reserve timeout", cmds.RESERVE_TIMEOUT_MAX)
+        wait = None if self.timeout is None else secs + self.timeout
+        return self._run(cmds.reserve(secs), wait)
+
+    def reserve_job(self, job: Job | int) -> Job:
+        """Reserve a specific job by id, in any tube, if it is ready, delayed or buried."""
+        return self._run(cmds.reserve_job(job), self.timeout)
+
+    def delete(self, job: Job | int) -> None:
+        """Delete a job: one reserved by this connection, or any ready, delayed or buried one."""
+        self._run(cmds.delete(job), self.timeout)
+
+    def release(
+        self,
+        job: Job | int,
+        priority: int = DEFAULT_PRIORITY,
+        delay: Seconds = DEFAULT_DELAY,
+    ) -> None:
+        """Put a job reserved by this connection back: ready, or delayed by ``delay`` seconds."""
+        self._run(cmds.release(job, priority, delay), self.timeout)
+
+    def bury(self, job: Job | int, priority: int = DEFAULT_PRIORITY) -> None:
+        """Bury a job reserved by this connection; it waits until kicked."""
+        self._run(cmds.bury(job, priority), self.timeout)
+
+    def touch(self, job: Job | int) -> None:
+        """Ask for more time: restart the TTR of a job reserved by this connection."""
+        self._run(cmds.touch(job), self.timeout)
+
+    def watch(self, tube: str) -> int:
+        """Add ``tube`` to the watch list; returns how many tubes are watched."""
+        return self._run(cmds.watch(tube), self.timeout)
+
+    def ignore(self, tube: str) -> int:
+        """Remove ``tube`` from the watch list; returns how many tubes are watched.
+
+        ``NotIgnoredError`` if it is the only tube watched.
+        """
+        return self._run(cmds.ignore(tube), self.timeout)
+
+    # -- inspecting --------------------------------------------------------------------------
+
+    def peek(self, job: Job | int) -> Job:
+        """Return a job by id, in any tube and state, without reserving it."""
+        return self._run(cmds.peek(job), self.timeout)
+
+    def peek_ready(self) -> Job:
+        """Return the next ready job of the used tube; ``NotFoundError`` if there is none."""
+        return self._run(cmds.peek_ready(), self.timeout)
+
+    def peek_delayed(self) -> Job:
+        """Return the delayed job of the used tube that is due first."""
+        return self._run(cmds.peek_delayed(), self.timeout)
+
+    def peek_buried(self) -> Job:
+        """Return the oldest buried job of the used tube."""
+        return self._run(cmds.peek_buried(), self.timeout)
+
+    def kick(self, bound: int) -> int:
+        """Kick up to ``bound`` jobs in the used tube: buried ones if any, else delayed ones.
+
+        Returns how many were kicked.
+        """
+        return self._run(cmds.kick(bound), self.timeout)
+
+    def kick_job(self, job: Job | int) -> None:
+        """Kick one buried or delayed job, in any tube, into the ready queue."""
+        self._run(cmds.kick_job(job), self.timeout)
+
+    def stats(self) -> ServerStats:
+        """Return the server's statistics."""
+        return self._run(cmds.stats(), self.timeout)
+
+    def stats_job(self, job: Job | int) -> JobStats:
+        """Return a job's statistics."""
+        return self._run(cmds.stats_job(job), self.timeout)
+
+    def stats_tube(self, tube: str) -> TubeStats:
+        """Return a tube's statistics; ``NotFoundError`` if the tube does not exist."""
+        return self._run(cmds.stats_tube(tube), self.timeout)
+
+    def list_tubes(self) -> list[str]:
+        """Return the names of all existing tubes."""
+        return self._run(cmds.list_tubes(), self.timeout)
+
+    def list_tube_used(self) -> str:
+        """Return the name of the tube this connection uses."""
+        return self._run(cmds.list_tube_used(), self.timeout)
+
+    def list_tubes_watched(self) -> list[str]:
+        """Return the names of the tubes this connection watches."""
+        return self._run(cmds.list_tubes_watched(), self.timeout)
+
+    def pause_tube(self, tube: str, delay: Seconds) -> None:
+        """Hand out no jobs from ``tube`` for ``delay`` seconds (0 ends a pause)."""
+        self._run(cmds.pause_tube(tube, delay), self.timeout)
+
+
+def connect(
+    address: Address | None = None,
+    *,
+    timeout: float | None = None,
+    connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+) -> Client:
+    """Connect to beanstalkd and return a Client (usable as a context manager)."""
+    return Client(address, timeout=timeout, connect_timeout=connect_timeout)

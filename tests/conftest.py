@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: a private beanstalkd per test, and clients connected to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import jackd
+from jackd.testing import BeanstalkdServer
+
+ServerFactory = Callable[..., BeanstalkdServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[ServerFactory]:
+    """Start extra servers with their own flags: ``start_server("-z", "2000000")``."""
+    servers: list[BeanstalkdServer] = []
+
+    def start(*args: str, **kwargs: object) -> BeanstalkdServer:
+        server = BeanstalkdServer(*args, **kwargs)  # type: ignore[arg-type]
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: ServerFactory) -> BeanstalkdServer:
+    """A fresh beanstalkd on a free loopback port, allowing 2 MB bodies (``-z 2000000``)."""
+    return start_server("-z", "2000000")
+
+
+@pytest.fixture
+def connect(server: BeanstalkdServer) -> Iterator[Callable[..., jackd.Client]]:
+    """Open more clients to ``server``; all are closed after the test."""
+    clients: list[jackd.Client] = []
+
+    def open_client(**kwargs: object) -> jackd.Client:
+        client = jackd.connect(server.address, **kwargs)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(connect: Callable[..., jackd.Client]) -> jackd.Client:
+    """A client connected to ``server``."""
+    return connect()
