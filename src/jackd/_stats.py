@@ -75,9 +75,7 @@ class _Stats:
     """Shared parsing for the three stats replies."""
 
     #: Keys the server sent that this version of jackd has no field for (a newer server's).
-    extra: Mapping[str, str] = field(
-        default_factory=dict, kw_only=True, compare=False, repr=False
-    )
+    extra: Mapping[str, str] = field(default_factory=dict, kw_only=True, compare=False, repr=False)
 
     @classmethod
     def from_mapping(cls: type[S], values: Mapping[str, str]) -> S:

@@ -78,7 +78,7 @@ class BeanstalkdServer:
         """Start the server and wait until it accepts connections."""
         if shutil.which(self.binary) is None:
             raise FileNotFoundError(
-                f"{self.binary!r} not found: install beanstalkd (Debian: apt-get install beanstalkd)"
+                f"{self.binary!r} not found: install beanstalkd (Debian: apt install beanstalkd)"
             )
         self._dir = tempfile.mkdtemp(prefix="jackd-beanstalkd-")
         if self.unix_socket:
