@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from jackd.aio import AsyncClient
+from jackd.aio import AsyncClient, AsyncPipeline
 
 T = TypeVar("T")
 
@@ -47,11 +47,17 @@ class SyncOverAsync:
             return call
         return attr
 
+    def pipeline(self) -> _SyncPipeline:
+        return _SyncPipeline(self, self._client.pipeline())
+
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
         self._call(self._client.close())
-        self._stop_loop()
+
+    def shutdown(self) -> None:
+        """Close the client and stop its event loop (the fixtures do this after each test)."""
+        if not self._loop.is_closed():
+            self.close()
+            self._stop_loop()
 
     def quit(self) -> None:
         self._call(self._client.quit())
@@ -71,3 +77,26 @@ class SyncOverAsync:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _SyncPipeline:
+    """A blocking facade over an AsyncPipeline: queue as usual, ``execute`` blocks."""
+
+    def __init__(self, owner: SyncOverAsync, pipeline: AsyncPipeline) -> None:
+        self._owner = owner
+        self._pipeline = pipeline
+
+    def __len__(self) -> int:
+        return len(self._pipeline)
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        return self._owner._call(self._pipeline.execute(raise_on_error))
+
+    def __getattr__(self, name: str) -> Any:
+        queue = getattr(self._pipeline, name)
+
+        def add(*args: Any, **kwargs: Any) -> _SyncPipeline:
+            queue(*args, **kwargs)
+            return self
+
+        return add

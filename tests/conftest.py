@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import pytest
 
 import jackd
 from jackd.testing import BeanstalkdServer
+
+from .async_adapter import SyncOverAsync
 
 ServerFactory = Callable[..., BeanstalkdServer]
 
@@ -33,19 +37,36 @@ def server(start_server: ServerFactory) -> BeanstalkdServer:
     return start_server("-z", "2000000")
 
 
+#: Which clients the integration suite runs against: the sync Client, and the asyncio
+#: AsyncClient driven through tests/async_adapter.py.
+FLAVORS = os.environ.get("JACKD_TEST_CLIENTS", "sync").split(",")
+
+
+@pytest.fixture(params=FLAVORS)
+def flavor(request: pytest.FixtureRequest) -> str:
+    """``"sync"`` or ``"async"``: the client implementation under test."""
+    return str(request.param)
+
+
 @pytest.fixture
-def connect(server: BeanstalkdServer) -> Iterator[Callable[..., jackd.Client]]:
+def connect(server: BeanstalkdServer, flavor: str) -> Iterator[Callable[..., jackd.Client]]:
     """Open more clients to ``server``; all are closed after the test."""
     clients: list[jackd.Client] = []
 
     def open_client(**kwargs: object) -> jackd.Client:
-        client = jackd.connect(server.address, **kwargs)  # type: ignore[arg-type]
+        if flavor == "async":
+            client = cast(jackd.Client, SyncOverAsync(server.address, **kwargs))
+        else:
+            client = jackd.connect(server.address, **kwargs)  # type: ignore[arg-type]
         clients.append(client)
         return client
 
     yield open_client
     for client in clients:
-        client.close()
+        if isinstance(client, SyncOverAsync):
+            client.shutdown()
+        else:
+            client.close()
 
 
 @pytest.fixture

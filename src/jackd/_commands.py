@@ -69,7 +69,8 @@ def tube_name(name: str) -> bytes:
     return name.encode("ascii")
 
 
-def _integer(value: int, what: str, low: int, high: int) -> int:
+def integer(value: int, what: str, low: int, high: int) -> int:
+    """Validate an int argument (bool is refused) against an inclusive range."""
     if type(value) is not int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{what} must be an int, not {type(value).__name__}")
@@ -83,7 +84,7 @@ def priority(value: int) -> int:
     """Validate a priority: an int from 0 (most urgent) to 2**32-1."""
     if type(value) is int and 0 <= value <= U32_MAX:
         return value
-    return _integer(value, "priority", 0, U32_MAX)
+    return integer(value, "priority", 0, U32_MAX)
 
 
 def seconds(value: Seconds, what: str, high: int = U32_MAX) -> int:
@@ -91,13 +92,15 @@ def seconds(value: Seconds, what: str, high: int = U32_MAX) -> int:
     if type(value) is int and 0 <= value <= high:
         return value
     if isinstance(value, timedelta):
+        if value < timedelta(0):
+            raise ValueError(f"{what} must not be negative, got {value}")
         whole, rest = divmod(value, timedelta(seconds=1))
         value = whole + (1 if rest else 0)
     elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{what} must be a finite number of seconds, got {value}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{what} must be a finite, non-negative number, got {value}")
         value = math.ceil(value)
-    return _integer(value, what, 0, high)
+    return integer(value, what, 0, high)
 
 
 def job_id(job: Job | int) -> int:
@@ -108,7 +111,7 @@ def job_id(job: Job | int) -> int:
         return job
     if isinstance(job, tuple):
         raise TypeError(f"expected a Job or an int id, not {type(job).__name__}")
-    return _integer(job, "job id", 1, U64_MAX)
+    return integer(job, "job id", 1, U64_MAX)
 
 
 def body_bytes(body: Body) -> bytes | bytearray | memoryview:
@@ -118,6 +121,8 @@ def body_bytes(body: Body) -> bytes | bytearray | memoryview:
     if isinstance(body, str):
         return body.encode("utf-8")
     if isinstance(body, memoryview):
+        if not body.c_contiguous:
+            return body.tobytes()  # sockets take only contiguous buffers
         return body if body.format == "B" and body.ndim == 1 else body.cast("B")
     raise TypeError(
         f"job body must be bytes, bytearray, memoryview or str, not {type(body).__name__}"
@@ -304,9 +309,7 @@ def peek_buried() -> Command[Job]:
 
 def kick(bound: int) -> Command[int]:
     """``kick``: returns how many jobs were kicked."""
-    return Command(
-        "kick", b"kick %d\r\n" % _integer(bound, "kick bound", 0, U32_MAX), _kicked_count
-    )
+    return Command("kick", b"kick %d\r\n" % integer(bound, "kick bound", 0, U32_MAX), _kicked_count)
 
 
 def kick_job(job: Job | int) -> Command[None]:
