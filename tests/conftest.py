@@ -39,7 +39,7 @@ def server(start_server: ServerFactory) -> BeanstalkdServer:
 
 #: Which clients the integration suite runs against: the sync Client, and the asyncio
 #: AsyncClient driven through tests/async_adapter.py.
-FLAVORS = os.environ.get("JACKD_TEST_CLIENTS", "sync").split(",")
+FLAVORS = os.environ.get("JACKD_TEST_CLIENTS", "sync,async").split(",")
 
 
 @pytest.fixture(params=FLAVORS)

@@ -34,7 +34,7 @@ from ._errors import (
     UnknownCommandError,
 )
 from ._stats import JobStats, ServerStats, TubeStats
-from .client import Client, connect
+from .client import Client, Pipeline, connect
 
 __version__ = "0.1.0"
 
@@ -59,6 +59,7 @@ __all__ = [
     "NotFoundError",
     "NotIgnoredError",
     "OutOfMemoryError",
+    "Pipeline",
     "ProtocolError",
     "ServerError",
     "ServerStats",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import selectors
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ._address import Endpoint
 from ._errors import ConnectionLostError, JackdError
+from ._protocol import Core, Payload
 
 #: Linux's IOV_MAX; more buffers than this in one sendmsg fail with EMSGSIZE.
 _IOV_MAX = 1024
@@ -36,17 +38,7 @@ def send_buffers(sock: socket.socket, buffers: Sequence[bytes | bytearray | memo
     """Write every buffer with vectored ``sendmsg`` calls, never joining them into one."""
     views = [memoryview(b) for b in buffers if len(b)]
     while views:
-        batch = views[:_IOV_MAX]
-        sent = sock.sendmsg(batch)
-        done = 0
-        for view in batch:
-            if sent < len(view):
-                break
-            sent -= len(view)
-            done += 1
-        del views[:done]
-        if sent:
-            views[0] = views[0][sent:]
+        _advance(views, sock.sendmsg(views[:_IOV_MAX]))
 
 
 def lost(exc: BaseException, endpoint: Endpoint, timeout: float | None) -> BaseException:
@@ -63,3 +55,89 @@ def lost(exc: BaseException, endpoint: Endpoint, timeout: float | None) -> BaseE
     if isinstance(exc, OSError):
         return ConnectionLostError(f"connection to beanstalkd at {endpoint} lost: {exc}")
     return exc
+
+
+#: Small payloads of a batch are joined into blocks of about this size before sending.
+_BLOCK = 1 << 18
+
+
+def gather(payloads: Iterable[Payload]) -> list[bytes | bytearray | memoryview]:
+    """Join the small payloads of a batch into large blocks; large bodies stay as they are."""
+    blocks: list[bytes | bytearray | memoryview] = []
+    small: list[bytes] = []
+    size = 0
+    for payload in payloads:
+        if isinstance(payload, bytes):
+            small.append(payload)
+            size += len(payload)
+            if size >= _BLOCK:
+                blocks.append(b"".join(small))
+                small, size = [], 0
+        else:
+            if small:
+                blocks.append(b"".join(small))
+                small, size = [], 0
+            blocks.extend(payload)
+    if small:
+        blocks.append(b"".join(small))
+    return blocks
+
+
+def exchange(
+    sock: socket.socket,
+    core: Core,
+    blocks: list[bytes | bytearray | memoryview],
+    count: int,
+    wait: float | None,
+) -> None:
+    """Send ``blocks`` and read replies until ``count`` commands are answered.
+
+    Writing and reading go on together, so a batch of any size cannot leave client and server
+    both blocked on full socket buffers. ``wait`` bounds each silent wait, like a socket
+    timeout, and raises TimeoutError.
+    """
+    views = [memoryview(b) for b in blocks if len(b)]
+    previous = sock.gettimeout()
+    selector = selectors.DefaultSelector()
+    sock.setblocking(False)
+    try:
+        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        done = 0
+        while done < count:
+            events = selector.select(wait)
+            if not events:
+                raise TimeoutError("timed out")
+            mask = events[0][1]
+            if mask & selectors.EVENT_WRITE and views:
+                try:
+                    sent = sock.sendmsg(views[:_IOV_MAX])
+                except BlockingIOError:
+                    sent = 0
+                _advance(views, sent)
+                if not views:
+                    selector.modify(sock, selectors.EVENT_READ)
+            if mask & selectors.EVENT_READ:
+                try:
+                    n = sock.recv_into(core.get_buffer())
+                except BlockingIOError:
+                    continue
+                if not n:
+                    raise ConnectionLostError("the server closed the connection")
+                core.buffer_updated(n)
+                while core.receive() is not None:
+                    done += 1
+    finally:
+        selector.close()
+        sock.settimeout(previous)
+
+
+def _advance(views: list[memoryview], sent: int) -> None:
+    done = 0
+    for view in views:
+        if sent < len(view):
+            break
+        sent -= len(view)
+        done += 1
+    del views[:done]
+    if sent:
+        views[0] = views[0][sent:]

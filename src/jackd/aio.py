@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -40,6 +40,7 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError, ProtocolError
+from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
 from ._protocol import Command, Core, Payload
 from ._stats import JobStats, ServerStats, TubeStats
 from .client import DEFAULT_CONNECT_TIMEOUT, check_timeout
@@ -139,7 +140,8 @@ class AsyncClient:
         self._server_watched = {DEFAULT_TUBE}
         # Commands not sent yet because a cancelled reserve still holds the line; see _issue.
         self._held: deque[Command[Any]] = deque()
-        self._sensitive_out = 0  # reserve/use/watch/ignore commands sent, not yet answered
+        # Set when a caller is cancelled; cleared when _line_blocked finds nothing to wait for.
+        self._maybe_blocked = False
         self._fixing = 0  # the client's own repair commands (see _fixup) not yet answered
 
     @property
@@ -214,7 +216,6 @@ class AsyncClient:
         pending = [*self._core.pending, *self._held]
         self._core.pending.clear()
         self._held.clear()
-        self._sensitive_out = 0
         for cmd in pending:
             waiter = cmd.waiter
             if isinstance(waiter, asyncio.Future) and not waiter.done():
@@ -270,7 +271,7 @@ class AsyncClient:
         if self._transport is None:
             raise ConnectionLostError(f"not connected: {self._closed_because}")
         cmd.waiter = waiter
-        if self._held or self._fixing or (self._sensitive_out and self._line_blocked()):
+        if self._held or self._fixing or (self._maybe_blocked and self._line_blocked()):
             self._held.append(cmd)
             return
         self._transmit(cmd)
@@ -293,8 +294,6 @@ class AsyncClient:
         pending = self._core.pending
         idle = not pending
         pending.append(cmd)
-        if cmd.name in _SENSITIVE:
-            self._sensitive_out += 1
         self._send(cmd.data, idle)
 
     def _line_blocked(self) -> bool:
@@ -304,7 +303,11 @@ class AsyncClient:
         to hand over or release, and the tubes can only be put right once every cancelled
         change to them is known.
         """
-        return any(cmd.name in _SENSITIVE and _cancelled(cmd.waiter) for cmd in self._core.pending)
+        blocked = any(
+            cmd.name in _SENSITIVE and _cancelled(cmd.waiter) for cmd in self._core.pending
+        )
+        self._maybe_blocked = blocked
+        return blocked
 
     def _hand_over(self, job: Job) -> None:
         """Give a job that a cancelled reserve got to the next held reserve, or release it."""
@@ -320,7 +323,7 @@ class AsyncClient:
 
     def _send_held(self) -> None:
         held = self._held
-        while held and not self._fixing and not (self._sensitive_out and self._line_blocked()):
+        while held and not self._fixing and not (self._maybe_blocked and self._line_blocked()):
             cmd = held.popleft()
             if not _cancelled(cmd.waiter):
                 self._transmit(cmd)
@@ -333,7 +336,9 @@ class AsyncClient:
         try:
             await future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
+            if future.cancelled():
+                self._maybe_blocked = True
+            elif future.done():
                 # The reply came, but this task was cancelled before it could take it.
                 undo = future.result()
                 if undo is not None:
@@ -360,8 +365,6 @@ class AsyncClient:
         """Called by the protocol for each answered command, in order."""
         waiter = cmd.waiter
         name = cmd.name
-        if name in _SENSITIVE:
-            self._sensitive_out -= 1
         if isinstance(waiter, asyncio.Future):
             if not waiter.done():
                 # The undo goes along in case the task is cancelled before it resumes.
@@ -369,17 +372,29 @@ class AsyncClient:
                 if name in _TUBE_COMMANDS:
                     self._track_tubes(cmd, wanted=True)
             elif waiter.cancelled():
+                self._abandoned(cmd)
+        elif isinstance(waiter, _Batch):
+            if waiter.future.cancelled():
+                self._abandoned(cmd)
+            else:
                 if name in _TUBE_COMMANDS:
-                    self._track_tubes(cmd, wanted=False)
-                elif cmd.error is None and name == "reserve":
-                    self._hand_over(cmd.result)
-                elif cmd.error is None and name == "reserve-job":
-                    self._release_later(cmd.result.id)
-                if name in _SENSITIVE and not self._line_blocked():
-                    self._sync_tubes()
-                    self._send_held()
+                    self._track_tubes(cmd, wanted=True)
+                waiter.answered()
         elif waiter is not None:
             waiter(cmd)
+
+    def _abandoned(self, cmd: Command[Any]) -> None:
+        """Deal with the reply to a command whose caller was cancelled."""
+        name = cmd.name
+        if name in _TUBE_COMMANDS:
+            self._track_tubes(cmd, wanted=False)
+        elif cmd.error is None and name == "reserve":
+            self._hand_over(cmd.result)
+        elif cmd.error is None and name == "reserve-job":
+            self._release_later(cmd.result.id)
+        if name in _SENSITIVE and not self._line_blocked():
+            self._sync_tubes()
+            self._send_held()
 
     def _track_tubes(self, cmd: Command[Any], wanted: bool) -> None:
         """Apply a use/watch/ignore reply to the server's tubes, and to the wanted ones."""
@@ -578,6 +593,84 @@ class AsyncClient:
         """Hand out no jobs from ``tube`` for ``delay`` seconds (0 ends a pause)."""
         await self._run(cmds.pause_tube(tube, delay), self.timeout)
 
+    # -- batches -----------------------------------------------------------------------------
+
+    def pipeline(self) -> AsyncPipeline:
+        """Return an AsyncPipeline: queue commands on it, then ``await pipe.execute()``."""
+        return AsyncPipeline(self)
+
+    async def put_many(
+        self,
+        bodies: Iterable[Body],
+        priority: int = DEFAULT_PRIORITY,
+        delay: Seconds = DEFAULT_DELAY,
+        ttr: Seconds = DEFAULT_TTR,
+    ) -> list[int]:
+        """Put many jobs in one pipelined batch; returns their ids in order."""
+        pipe = self.pipeline()
+        for body in bodies:
+            pipe.put(body, priority, delay, ttr)
+        return await pipe.execute()
+
+    async def reserve_many(self, count: int, timeout: Seconds | None = None) -> list[Job]:
+        """Reserve up to ``count`` jobs in one round trip; may return fewer, or none."""
+        return reserved_jobs(await self._run_batch(reserve_batch(count, timeout)))
+
+    async def delete_many(self, jobs: Iterable[Job | int]) -> None:
+        """Delete many jobs in one pipelined batch (the first error is raised at the end)."""
+        pipe = self.pipeline()
+        for job in jobs:
+            pipe.delete(job)
+        await pipe.execute()
+
+    async def _run_batch(self, batch: Batch) -> list[Command[Any]]:
+        commands = batch.commands
+        if batch.largest_body > DEFAULT_MAX_JOB_SIZE:
+            cmds.check_size(batch.largest_body, await self._job_size_limit())
+        if not commands:
+            return commands
+        loop = self._loop
+        future: asyncio.Future[None] = loop.create_future()
+        tracker = _Batch(future, len(commands))
+        for cmd in commands:
+            self._issue(cmd, tracker)
+        wait = batch.wait(self.timeout)
+        timer = None if wait is None else loop.call_later(wait, self._timed_out, future, wait)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.cancelled():
+                self._maybe_blocked = True
+            elif future.done():
+                # Every reply came, but this task was cancelled before it could take them.
+                for cmd in commands:
+                    if cmd.error is None and cmd.name in ("reserve", "reserve-job"):
+                        self._release_later(cmd.result.id)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return commands
+
+
+class AsyncPipeline(PipelineBase):
+    """Commands queued on an AsyncClient, sent together by ``await execute()``.
+
+    The asyncio twin of ``jackd.Pipeline``: the same methods, queuing their commands.
+    """
+
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__()
+        self._client = client
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send every queued command and return their results in order.
+
+        All replies are read before any error is raised. With ``raise_on_error=False`` a
+        server error takes its command's place in the list as an exception instance.
+        """
+        return outcomes(await self._client._run_batch(self._take()), raise_on_error)
+
 
 _TUBE_COMMANDS = frozenset(("use", "watch", "ignore"))
 _SENSITIVE = _TUBE_COMMANDS | {"reserve"}
@@ -591,7 +684,24 @@ def _tube_of(cmd: Command[Any]) -> str:
 
 
 def _cancelled(waiter: object) -> bool:
+    if isinstance(waiter, _Batch):
+        return waiter.future.cancelled()
     return isinstance(waiter, asyncio.Future) and waiter.cancelled()
+
+
+class _Batch:
+    """The waiter shared by the commands of one batch: one future for all their replies."""
+
+    __slots__ = ("future", "left")
+
+    def __init__(self, future: asyncio.Future[None], count: int) -> None:
+        self.future = future
+        self.left = count
+
+    def answered(self) -> None:
+        self.left -= 1
+        if not self.left and not self.future.done():
+            self.future.set_result(None)
 
 
 def _ignore_reply(cmd: Command[Any]) -> None:
@@ -629,4 +739,4 @@ def connect(
     return _Connect(AsyncClient(address, timeout=timeout, connect_timeout=connect_timeout))
 
 
-__all__ = ["AsyncClient", "connect"]
+__all__ = ["AsyncClient", "AsyncPipeline", "connect"]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from . import _commands as cmds
 from ._address import Address, Endpoint, parse_address
@@ -27,7 +28,8 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError
-from ._io import lost, open_socket, send_buffers
+from ._io import exchange, gather, lost, open_socket, send_buffers
+from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
 from ._protocol import Command, Core
 from ._stats import JobStats, ServerStats, TubeStats
 
@@ -77,6 +79,7 @@ class Client:
         self._core = Core()
         self._max_job_size: int | None = None
         self._closed_because: JackdError | None = None
+        self._closing = False
         sock = open_socket(self.endpoint, connect_timeout)
         sock.settimeout(self.timeout)
         self._sock_timeout = self.timeout
@@ -113,6 +116,9 @@ class Client:
         sock = self._sock
         if sock is None:
             return
+        # A thread blocked in reserve wakes up with an error of its own; this makes it, and
+        # every later call, say why.
+        self._closing = True
         with contextlib.suppress(OSError):
             # Wakes a thread blocked in recv on this socket; closing alone would not.
             sock.shutdown(socket.SHUT_RDWR)
@@ -162,16 +168,43 @@ class Client:
                         )
                     core.buffer_updated(n)
             except BaseException as exc:
-                err = lost(exc, self.endpoint, wait)
-                self._drop(err if isinstance(err, JackdError) else ConnectionLostError(str(err)))
-                if err is exc:
-                    raise
-                raise err from exc
+                self._raise_lost(exc, wait)
             if core.failure is not None:
                 self._drop(core.failure)
         if cmd.error is not None:
             raise cmd.error
         return cmd.result
+
+    def _run_batch(self, batch: Batch) -> list[Command[Any]]:
+        commands = batch.commands
+        if batch.largest_body > DEFAULT_MAX_JOB_SIZE:
+            cmds.check_size(batch.largest_body, self._job_size_limit())
+        if not commands:
+            return commands
+        wait = batch.wait(self.timeout)
+        with self._lock:
+            sock = self._sock
+            if sock is None:
+                raise ConnectionLostError(f"not connected: {self._closed_because}")
+            core = self._core
+            try:
+                core.pending.extend(commands)
+                exchange(sock, core, gather(cmd.data for cmd in commands), len(commands), wait)
+            except BaseException as exc:
+                self._raise_lost(exc, wait)
+            if core.failure is not None:
+                self._drop(core.failure)
+        return commands
+
+    def _raise_lost(self, exc: BaseException, wait: float | None) -> NoReturn:
+        """Close the connection, whose state is unknown after ``exc``, and raise."""
+        err = lost(exc, self.endpoint, wait)
+        if self._closing:
+            err = ConnectionLostError("the client was closed")
+        self._drop(err if isinstance(err, JackdError) else ConnectionLostError(str(err)))
+        if err is exc:
+            raise exc
+        raise err from exc
 
     def _job_size_limit(self) -> int:
         if self._max_job_size is None:
@@ -314,6 +347,68 @@ class Client:
     def pause_tube(self, tube: str, delay: Seconds) -> None:
         """Hand out no jobs from ``tube`` for ``delay`` seconds (0 ends a pause)."""
         self._run(cmds.pause_tube(tube, delay), self.timeout)
+
+    # -- batches -----------------------------------------------------------------------------
+
+    def pipeline(self) -> Pipeline:
+        """Return a Pipeline: queue commands on it, then ``execute()`` them in one write."""
+        return Pipeline(self)
+
+    def put_many(
+        self,
+        bodies: Iterable[Body],
+        priority: int = DEFAULT_PRIORITY,
+        delay: Seconds = DEFAULT_DELAY,
+        ttr: Seconds = DEFAULT_TTR,
+    ) -> list[int]:
+        """Put many jobs in one pipelined batch; returns their ids in order.
+
+        Every body and argument is checked before anything is sent. If the server refuses
+        some (``DrainingError``, say), the first error is raised after all replies are read;
+        use ``pipeline().execute(raise_on_error=False)`` to see each outcome.
+        """
+        pipe = self.pipeline()
+        for body in bodies:
+            pipe.put(body, priority, delay, ttr)
+        return pipe.execute()
+
+    def reserve_many(self, count: int, timeout: Seconds | None = None) -> list[Job]:
+        """Reserve up to ``count`` jobs in one round trip; may return fewer, or none.
+
+        Waits up to ``timeout`` seconds (None: as long as it takes) for the first job, then
+        takes up to ``count - 1`` more that are ready at that moment.
+        """
+        return reserved_jobs(self._run_batch(reserve_batch(count, timeout)))
+
+    def delete_many(self, jobs: Iterable[Job | int]) -> None:
+        """Delete many jobs in one pipelined batch (the first error is raised at the end)."""
+        pipe = self.pipeline()
+        for job in jobs:
+            pipe.delete(job)
+        pipe.execute()
+
+
+class Pipeline(PipelineBase):
+    """Commands queued on a Client, sent in one write by ``execute``.
+
+    Every method of the client's API is here, queuing its command and returning the
+    pipeline (so calls chain). State changes such as ``use`` and ``watch`` stay in effect
+    after the pipeline ran. A blocking ``reserve`` in a pipeline holds up the commands after
+    it until a job arrives, as on any connection.
+    """
+
+    def __init__(self, client: Client) -> None:
+        super().__init__()
+        self._client = client
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send every queued command and return their results in order.
+
+        All replies are read before any error is raised, so the connection stays in step.
+        With ``raise_on_error=False`` a server error takes its command's place in the list
+        as an exception instance. The pipeline is empty again afterwards.
+        """
+        return outcomes(self._client._run_batch(self._take()), raise_on_error)
 
 
 def connect(
