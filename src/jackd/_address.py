@@ -26,7 +26,7 @@ class Endpoint:
 
 
 def _port(text: str, address: object) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
         raise ValueError(f"invalid port in beanstalkd address {address!r}")
     return int(text)
 

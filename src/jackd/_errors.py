@@ -140,7 +140,7 @@ def error_for(parts: list[bytes], command: str) -> JackdError:
     if cls is BuriedError:
         if len(parts) == 1:
             return BuriedError()
-        if len(parts) == 2 and parts[1].isdigit():
+        if len(parts) == 2 and command == "put" and parts[1].isdigit():
             return BuriedError(int(parts[1]))
     elif cls is not None and len(parts) == 1:
         return cls()

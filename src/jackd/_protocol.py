@@ -171,6 +171,8 @@ class Core:
                 self._fail(f"reply line longer than {MAX_LINE} bytes")
             self._scan = max(start, self._end - 1)
             return None
+        if eol - start > MAX_LINE - 2:
+            self._fail(f"reply line longer than {MAX_LINE} bytes")
         parts = bytes(buf[start:eol]).split(b" ")
         body: bytes | None = None
         if parts[0] in _CHUNKED:
