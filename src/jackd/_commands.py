@@ -227,14 +227,20 @@ def put(
     body: bytes | bytearray | memoryview, pri: int, delay: Seconds, ttr: Seconds
 ) -> Command[int]:
     """``put``: the body must already be bytes-like and checked against the size limit."""
-    header = b"put %d %d %d %d\r\n" % (
-        priority(pri),
-        seconds(delay, "delay"),
-        seconds(ttr, "ttr"),
-        len(body),
-    )
+    # The checks are inlined for plain ints: put is the hot path of every producer.
+    if type(pri) is not int or not 0 <= pri <= U32_MAX:
+        pri = priority(pri)
+    if type(delay) is not int or not 0 <= delay <= U32_MAX:
+        delay = seconds(delay, "delay")
+    if type(ttr) is not int or not 0 <= ttr <= U32_MAX:
+        ttr = seconds(ttr, "ttr")
+    size = len(body)
     data: Payload
-    data = header + body + _CRLF if len(body) < _JOIN_BELOW else (header, body, _CRLF)
+    if size < _JOIN_BELOW:
+        # %b takes any buffer, which typeshed does not know.
+        data = b"put %d %d %d %d\r\n%b\r\n" % (pri, delay, ttr, size, body)  # type: ignore[str-format]
+    else:
+        data = (b"put %d %d %d %d\r\n" % (pri, delay, ttr, size), body, _CRLF)
     return Command("put", data, _inserted)
 
 

@@ -112,7 +112,10 @@ class Core:
         """Return a writable view to read the next bytes from the server into."""
         if self._big is not None:
             return memoryview(self._big)[self._big_got :]
-        if len(self._buf) - self._end < _MIN_READ and self._start:
+        end = self._end
+        if not end:
+            return self._view  # the usual case between replies: no slice to make
+        if len(self._buf) - end < _MIN_READ and self._start:
             self._compact()
         return self._view[self._end :]
 
@@ -165,11 +168,12 @@ class Core:
             return self._finish_big(big)
         buf = self._buf
         start = self._start
-        eol = buf.find(_CRLF, self._scan, self._end)
+        end = self._end
+        eol = buf.find(_CRLF, self._scan, end)
         if eol < 0:
-            if self._end - start >= MAX_LINE:
+            if end - start >= MAX_LINE:
                 self._fail(f"reply line longer than {MAX_LINE} bytes")
-            self._scan = max(start, self._end - 1)
+            self._scan = max(start, end - 1)
             return None
         if eol - start > MAX_LINE - 2:
             self._fail(f"reply line longer than {MAX_LINE} bytes")
@@ -179,27 +183,27 @@ class Core:
             size = self._chunk_size(parts)
             first = eol + 2
             stop = first + size
-            if stop + 2 <= self._end:
-                if buf[stop : stop + 2] != _CRLF:
+            if stop + 2 <= end:
+                if buf[stop] != 13 or buf[stop + 1] != 10:
                     self._fail("reply chunk not followed by CRLF")
                 body = bytes(buf[first:stop])
-                self._start = stop + 2
+                start = stop + 2
             elif size + 2 <= len(buf) // 2:
                 # Wait for the rest in this buffer; there is room once consumed bytes go.
                 self._scan = eol
                 return None
             else:
                 big = bytearray(size + 2)
-                have = self._end - first
-                big[:have] = buf[first : self._end]
+                have = end - first
+                big[:have] = buf[first:end]
                 self._big, self._big_got, self._big_parts = big, have, parts
                 self._start = self._end = self._scan = 0
                 return None
         else:
-            self._start = eol + 2
-        if self._start == self._end:
-            self._start = self._end = 0
-        self._scan = self._start
+            start = eol + 2
+        if start == end:
+            start = self._end = 0
+        self._start = self._scan = start
         return self._deliver(parts, body)
 
     def _finish_big(self, big: bytearray) -> Command[Any] | None:

@@ -160,13 +160,17 @@ class Client:
                 else:
                     send_buffers(sock, data)
                 core.pending.append(cmd)
-                while core.receive() is None:
+                # Nothing is buffered between commands (each one reads its reply to the end),
+                # so read before looking for a reply.
+                while True:
                     n = sock.recv_into(core.get_buffer())
                     if not n:
                         raise ConnectionLostError(
                             f"beanstalkd at {self.endpoint} closed the connection"
                         )
                     core.buffer_updated(n)
+                    if core.receive() is not None:
+                        break
             except BaseException as exc:
                 self._raise_lost(exc, wait)
             if core.failure is not None:
@@ -230,7 +234,7 @@ class Client:
         stored the job buried because it ran out of memory; ``DrainingError`` that it takes
         no new jobs.
         """
-        data = cmds.body_bytes(body)
+        data = body if type(body) is bytes else cmds.body_bytes(body)
         if len(data) > DEFAULT_MAX_JOB_SIZE:
             cmds.check_size(len(data), self._job_size_limit())
         return self._run(cmds.put(data, priority, delay, ttr), self.timeout)
