@@ -125,13 +125,17 @@ class AsyncClient:
         self.timeout: float | None = check_timeout(timeout, "timeout")
         """Read/write timeout in seconds for each command, or None."""
         self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
-        self._core = Core()
         self._protocol: _Protocol | None = None
         self._transport: asyncio.Transport | None = None
         self._closed_because: JackdError | None = ConnectionLostError(
             "not connected yet: await client.connect() first"
         )
         self._max_job_size: int | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start from a new connection's state: nothing buffered or pending, default tubes."""
+        self._core = Core()
         self._outbox: list[bytes] = []
         # The used and watched tubes the callers asked for, and what the server has now; they
         # differ only after a cancelled use/watch/ignore took effect (see _sync_tubes).
@@ -151,9 +155,14 @@ class AsyncClient:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self) -> AsyncClient:
-        """Open the connection; a failure raises ``ConnectionLostError`` (a ConnectionError)."""
+        """Open the connection; a failure raises ``ConnectionLostError`` (a ConnectionError).
+
+        After ``close`` or a lost connection this opens a new one, which uses and watches
+        only the default tube again.
+        """
         if self._transport is not None:
             return self
+        self._reset()
         loop = self._loop
         endpoint = self.endpoint
         if endpoint.path is not None:

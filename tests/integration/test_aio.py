@@ -266,3 +266,18 @@ def test_socket_timeout_closes_and_fails_later_calls(server: BeanstalkdServer) -
 
 async def _waiting_count(client: jackd.aio.AsyncClient, n: int) -> bool:
     return (await client.stats()).current_waiting >= n
+
+
+def test_connect_again_after_close(server: BeanstalkdServer) -> None:
+    async def main() -> None:
+        client = await jackd.aio.connect(server.address)
+        await client.use("elsewhere")
+        await client.close()
+        with pytest.raises(jackd.ConnectionLostError, match="closed"):
+            await client.list_tube_used()
+        assert await client.connect() is client
+        assert await client.list_tube_used() == "default"
+        assert await client.put(b"again") == 1
+        await client.close()
+
+    run(main)
