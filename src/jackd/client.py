@@ -126,14 +126,23 @@ class Client:
             self._drop(ConnectionLostError("the client was closed"))
 
     def quit(self) -> None:
-        """Send ``quit`` and close the connection."""
-        with self._lock:
+        """Send ``quit`` and close the connection.
+
+        If another thread holds the connection (say, blocked in ``reserve``), the server would
+        not read the ``quit`` anyway, so this just closes, as ``close`` does.
+        """
+        if not self._lock.acquire(blocking=False):
+            self.close()
+            return
+        try:
             sock = self._sock
             if sock is None:
                 return
             with contextlib.suppress(OSError):
                 sock.sendall(b"quit\r\n")
             self._drop(ConnectionLostError("the client sent quit"))
+        finally:
+            self._lock.release()
 
     def _drop(self, reason: JackdError) -> None:
         sock, self._sock = self._sock, None

@@ -6,6 +6,8 @@ connection without asking (killed servers, resets) is covered elsewhere.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -104,3 +106,29 @@ def test_other_connections_unaffected_by_quit(client: jackd.Client, connect: Con
     client.quit()
     assert other.list_tube_used() == "mine"
     assert other.put(b"y") == 1
+
+
+def test_quit_from_another_thread_wakes_a_blocked_reserve(
+    client: jackd.Client, connect: Connect
+) -> None:
+    outcome: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            client.reserve()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    probe = connect()
+    wait_until(lambda: probe.stats().current_waiting, lambda n: n == 1, what="a waiting reserve")
+    started = time.monotonic()
+    client.quit()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 2
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], jackd.ConnectionLostError)
+    with pytest.raises(jackd.ConnectionLostError):
+        client.stats()
