@@ -166,8 +166,8 @@ def _bare(word: bytes, name: str) -> ReplyParser[None]:
 
 def _number(word: bytes, name: str) -> ReplyParser[int]:
     def parse(parts: list[bytes], body: bytes | None) -> int:
-        if len(parts) == 2 and parts[0] == word:
-            return _uint(parts[1])
+        if len(parts) == 2 and parts[0] == word and parts[1].isdigit():
+            return int(parts[1])
         raise error_for(parts, name)
 
     return parse
@@ -175,8 +175,8 @@ def _number(word: bytes, name: str) -> ReplyParser[int]:
 
 def _job(word: bytes, name: str) -> ReplyParser[Job]:
     def parse(parts: list[bytes], body: bytes | None) -> Job:
-        if len(parts) == 3 and parts[0] == word and body is not None:
-            return Job(_uint(parts[1]), body)
+        if len(parts) == 3 and parts[0] == word and body is not None and parts[1].isdigit():
+            return Job(int(parts[1]), body)
         raise error_for(parts, name)
 
     return parse

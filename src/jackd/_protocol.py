@@ -50,6 +50,8 @@ _CHUNKED = frozenset((b"RESERVED", b"FOUND", b"OK"))
 #: ``sendmsg``/``writelines`` so a large body is never copied next to its header.
 Payload = bytes | Sequence[bytes | bytearray | memoryview]
 ReplyParser = Callable[[list[bytes], bytes | None], T]
+#: A framed reply: its line split on spaces, and its chunk (None for one-line replies).
+Reply = tuple[list[bytes], bytes | None]
 
 
 class Command(Generic[T]):
@@ -161,6 +163,41 @@ class Core:
         Returns that command, its ``result`` or ``error`` set, or None when more bytes are
         needed. Raises ProtocolError (and sets ``failure``) on bytes that make no sense.
         """
+        reply = self.frame()
+        if reply is None:
+            return None
+        return self._deliver(*reply)
+
+    def read_reply(self, recv_into: Callable[[memoryview], int]) -> Reply:
+        """Read with ``recv_into`` until one whole reply is framed, and return it.
+
+        For a shell with exactly one command in flight and nothing buffered, such as the
+        blocking client: it skips the pending FIFO, and the shell applies the command's parser
+        itself, passing what it raises through ``explain``. ``recv_into`` returning 0 means
+        the server closed the connection.
+        """
+        while True:
+            # The usual case, an empty buffer, without the call to get_buffer.
+            n = recv_into(self._view if not self._end and self._big is None else self.get_buffer())
+            if not n:
+                raise ConnectionLostError("beanstalkd closed the connection")
+            if self._big is not None:
+                self._big_got += n
+            else:
+                self._end += n
+            reply = self.frame()
+            if reply is not None:
+                if self._end:
+                    # beanstalkd answers each command once and says nothing unasked; bytes
+                    # after the one reply expected mean the stream is out of step.
+                    self._fail("more bytes after the reply than the one command asked for")
+                return reply
+
+    def frame(self) -> Reply | None:
+        """Cut the next complete reply out of the buffer, or return None if it is not all in.
+
+        The reply is its line split on spaces and its chunk (None for one-line replies).
+        """
         if self.failure is not None:
             raise self.failure
         big = self._big
@@ -204,16 +241,15 @@ class Core:
         if start == end:
             start = self._end = 0
         self._start = self._scan = start
-        return self._deliver(parts, body)
+        return parts, body
 
-    def _finish_big(self, big: bytearray) -> Command[Any] | None:
+    def _finish_big(self, big: bytearray) -> Reply | None:
         if self._big_got < len(big):
             return None
         if big[-2:] != _CRLF:
             self._fail("reply chunk not followed by CRLF")
         self._big = None
-        body = bytes(memoryview(big)[:-2])
-        return self._deliver(self._big_parts, body)
+        return self._big_parts, bytes(memoryview(big)[:-2])
 
     def _chunk_size(self, parts: list[bytes]) -> int:
         field = parts[-1]
@@ -229,23 +265,39 @@ class Core:
             self._fail(f"reply {b' '.join(parts)[:60]!r} with no command waiting for it")
         cmd = self.pending[0]
         try:
-            cmd.result = cmd.parse(parts, body)
+            cmd.result = self.interpret(cmd.name, cmd.parse, parts, body)
         except ServerError as exc:
             cmd.error = exc
-            if cmd.name == "put" and isinstance(exc, (BadFormatError, UnknownCommandError)):
-                # The server did not read the body and is now running it as commands; the
-                # replies to come cannot be matched to anything we sent.
+        self.pending.popleft()
+        return cmd
+
+    def interpret(
+        self, name: str, parse: ReplyParser[T], parts: list[bytes], body: bytes | None
+    ) -> T:
+        """Turn a framed reply into the command's result, or raise its ServerError."""
+        try:
+            return parse(parts, body)
+        except Exception as exc:
+            raise self.explain(name, exc, parts) from None
+
+    def explain(self, name: str, exc: Exception, parts: list[bytes]) -> Exception:
+        """Return what a reply parser's exception means, and set ``failure`` if it is fatal.
+
+        Nonsense becomes a ProtocolError. A put line the server rejected stays a ServerError,
+        but is fatal all the same: the server then reads the body as commands, and the
+        replies to come can no longer be matched to anything sent.
+        """
+        if isinstance(exc, ServerError):
+            if name == "put" and isinstance(exc, (BadFormatError, UnknownCommandError)):
                 self.failure = ConnectionLostError(
                     "connection closed: the server rejected a put line and may read its body "
                     "as commands"
                 )
-        except ProtocolError as exc:
-            self.failure = exc
-            raise
-        except (ValueError, IndexError) as exc:
-            self._fail(f"malformed reply to {cmd.name}: {b' '.join(parts)[:60]!r} ({exc})")
-        self.pending.popleft()
-        return cmd
+            return exc
+        if not isinstance(exc, ProtocolError):
+            exc = ProtocolError(f"malformed reply to {name}: {b' '.join(parts)[:60]!r} ({exc})")
+        self.failure = exc
+        return exc
 
     def _fail(self, message: str) -> NoReturn:
         self.failure = ProtocolError(message)

@@ -168,25 +168,18 @@ class Client:
                     sock.sendall(data)
                 else:
                     send_buffers(sock, data)
-                core.pending.append(cmd)
-                # Nothing is buffered between commands (each one reads its reply to the end),
-                # so read before looking for a reply.
-                while True:
-                    n = sock.recv_into(core.get_buffer())
-                    if not n:
-                        raise ConnectionLostError(
-                            f"beanstalkd at {self.endpoint} closed the connection"
-                        )
-                    core.buffer_updated(n)
-                    if core.receive() is not None:
-                        break
+                # One command in flight and nothing buffered between commands (each reads
+                # its reply to the end), so the pending FIFO has nothing to do here.
+                parts, body = core.read_reply(sock.recv_into)
             except BaseException as exc:
                 self._raise_lost(exc, wait)
-            if core.failure is not None:
-                self._drop(core.failure)
-        if cmd.error is not None:
-            raise cmd.error
-        return cmd.result
+            try:
+                return cmd.parse(parts, body)
+            except Exception as exc:
+                error = core.explain(cmd.name, exc, parts)
+                if core.failure is not None:
+                    self._drop(core.failure)
+                raise error from None
 
     def _run_batch(self, batch: Batch) -> list[Command[Any]]:
         commands = batch.commands
