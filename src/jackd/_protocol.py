@@ -206,7 +206,7 @@ class Core:
         buf = self._buf
         start = self._start
         end = self._end
-        eol = buf.find(_CRLF, self._scan, end)
+        eol = buf.find(b"\r\n", self._scan, end)
         if eol < 0:
             if end - start >= MAX_LINE:
                 self._fail(f"reply line longer than {MAX_LINE} bytes")
@@ -215,33 +215,35 @@ class Core:
         if eol - start > MAX_LINE - 2:
             self._fail(f"reply line longer than {MAX_LINE} bytes")
         parts = bytes(buf[start:eol]).split(b" ")
-        body: bytes | None = None
-        if parts[0] in _CHUNKED:
-            size = self._chunk_size(parts)
-            first = eol + 2
-            stop = first + size
-            if stop + 2 <= end:
-                if buf[stop] != 13 or buf[stop + 1] != 10:
-                    self._fail("reply chunk not followed by CRLF")
-                body = bytes(buf[first:stop])
-                start = stop + 2
-            elif size + 2 <= len(buf) // 2:
-                # Wait for the rest in this buffer; there is room once consumed bytes go.
-                self._scan = eol
-                return None
-            else:
-                big = bytearray(size + 2)
-                have = end - first
-                big[:have] = buf[first:end]
-                self._big, self._big_got, self._big_parts = big, have, parts
-                self._start = self._end = self._scan = 0
-                return None
-        else:
+        if parts[0] not in _CHUNKED:
             start = eol + 2
-        if start == end:
-            start = self._end = 0
-        self._start = self._scan = start
-        return parts, body
+            if start == end:
+                self._start = self._end = self._scan = 0
+            else:
+                self._start = self._scan = start
+            return parts, None
+        size = self._chunk_size(parts)
+        first = eol + 2
+        stop = first + size
+        if stop + 2 <= end:
+            if buf[stop] != 13 or buf[stop + 1] != 10:
+                self._fail("reply chunk not followed by CRLF")
+            start = stop + 2
+            if start == end:
+                self._start = self._end = self._scan = 0
+            else:
+                self._start = self._scan = start
+            return parts, bytes(buf[first:stop])
+        if size + 2 <= len(buf) // 2:
+            # Wait for the rest in this buffer; there is room once consumed bytes go.
+            self._scan = eol
+            return None
+        big = bytearray(size + 2)
+        have = end - first
+        big[:have] = buf[first:end]
+        self._big, self._big_got, self._big_parts = big, have, parts
+        self._start = self._end = self._scan = 0
+        return None
 
     def _finish_big(self, big: bytearray) -> Reply | None:
         if self._big_got < len(big):
