@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import NamedTuple, TypeVar
 
-from ._errors import JobTooBigError, ProtocolError, error_for
+from ._errors import JobTooBigError, error_for
 from ._protocol import Command, Payload, ReplyParser
 from ._stats import JobStats, ServerStats, TubeStats, parse_list, parse_mapping
 
@@ -147,12 +147,6 @@ def check_size(size: int, limit: int | None) -> None:
 # Each parser gets the reply line split on spaces and the chunk, if the reply had one. A reply
 # that is not the command's success reply goes to error_for, which gives the ServerError for a
 # known status word and a ProtocolError (the connection is then closed) for anything else.
-
-
-def _uint(field: bytes) -> int:
-    if not field.isdigit():
-        raise ProtocolError(f"expected a number, got {field[:30]!r}")
-    return int(field)
 
 
 def _bare(word: bytes, name: str) -> ReplyParser[None]:

@@ -267,20 +267,14 @@ class Core:
             self._fail(f"reply {b' '.join(parts)[:60]!r} with no command waiting for it")
         cmd = self.pending[0]
         try:
-            cmd.result = self.interpret(cmd.name, cmd.parse, parts, body)
-        except ServerError as exc:
-            cmd.error = exc
+            cmd.result = cmd.parse(parts, body)
+        except Exception as exc:
+            error = self.explain(cmd.name, exc, parts)
+            if not isinstance(error, ServerError):
+                raise error from None  # the command stays pending, for the shell to fail
+            cmd.error = error
         self.pending.popleft()
         return cmd
-
-    def interpret(
-        self, name: str, parse: ReplyParser[T], parts: list[bytes], body: bytes | None
-    ) -> T:
-        """Turn a framed reply into the command's result, or raise its ServerError."""
-        try:
-            return parse(parts, body)
-        except Exception as exc:
-            raise self.explain(name, exc, parts) from None
 
     def explain(self, name: str, exc: Exception, parts: list[bytes]) -> Exception:
         """Return what a reply parser's exception means, and set ``failure`` if it is fatal.
