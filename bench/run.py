@@ -1,0 +1,607 @@
+"""Run the benchmark suite: ``python -m bench [--quick] [--repeats N] [--placement ...]``.
+
+Every measurement gets a fresh beanstalkd (so job ids, memory and counters start the same) and
+a fresh worker process (``bench.worker``) that imports only the client it measures. The server
+and the worker are pinned to CPUs as the placement says. Measurements are interleaved: each
+round measures every case of every scenario once (in a rotated order), and rounds repeat, so
+a burst of load from elsewhere on the machine spreads over all clients instead of hitting one.
+The report gives medians over the rounds and ratios of medians, and checks the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import jackd
+from bench.cases import SCENARIOS, Case, Scenario, find
+from jackd.testing import BeanstalkdServer
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+QUICK_SCALE = 0.05
+WORKER_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the server and the measured client run."""
+
+    name: str
+    server_cpu: int
+    client_cpu: int
+
+    def describe(self) -> str:
+        where = "the same CPU" if self.server_cpu == self.client_cpu else "separate CPUs"
+        return (
+            f"beanstalkd pinned to CPU {self.server_cpu}, the client process to CPU "
+            f"{self.client_cpu} ({where})"
+        )
+
+
+@dataclass
+class Sample:
+    """One measurement: a case, once, on a fresh server."""
+
+    ok: bool
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A goal for jackd, checked on the split placement."""
+
+    text: str
+    scenario: str
+    client: str
+    reference: str
+    op: Literal[">=", "<="]
+    goal: float
+
+
+TARGETS = (
+    Target("sync put, one at a time, vs greenstalk", "put", "jackd", "greenstalk", ">=", 1.05),
+    Target("sync reserve+delete loop vs greenstalk", "reserve", "jackd", "greenstalk", ">=", 1.05),
+    Target(
+        "1 MiB put->reserve->delete, time vs greenstalk", "big", "jackd", "greenstalk", "<=", 0.8
+    ),
+    Target("put_many vs raw pipelined puts", "put_many", "jackd", "raw", ">=", 0.8),
+    Target(
+        "reserve_many+delete_many drain vs raw pipelined drain", "drain", "jackd", "raw", ">=", 0.7
+    ),
+    Target("asyncio sequential put vs aiostalk", "aio_put", "jackd.aio", "aiostalk", ">=", 1.3),
+    Target(
+        "asyncio 1000 tasks on one client, put, vs raw pipelined puts",
+        "aio_shared",
+        "jackd.aio",
+        "raw",
+        ">=",
+        0.5,
+    ),
+)
+
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def placements(choice: str) -> tuple[list[Placement], list[str]]:
+    """The placements asked for that this machine allows, and notes about any it does not."""
+    cpus = sorted(os.sched_getaffinity(0))
+    found: list[Placement] = []
+    notes: list[str] = []
+    if choice in ("split", "both"):
+        if len(cpus) >= 2:
+            found.append(Placement("split", cpus[0], cpus[1]))
+        else:
+            notes.append(f"split placement skipped: this process may only use CPU(s) {cpus}")
+    if choice in ("same", "both"):
+        found.append(Placement("same", cpus[0], cpus[0]))
+    return found, notes
+
+
+def measure(
+    scenario: Scenario,
+    case: Case,
+    scale: float,
+    placement: Placement,
+    source: Path,
+    profile: bool = False,
+) -> Sample:
+    """Run one case on a fresh server in a fresh worker process, and check what it did.
+
+    ``source`` holds the ``jackd`` package the worker imports (a snapshot of the tree).
+    """
+    n, warm = scenario.sizes(scale)
+    with BeanstalkdServer(*scenario.server_args) as server:
+        os.sched_setaffinity(server.pid, {placement.server_cpu})
+        command = [
+            sys.executable,
+            "-m",
+            "bench.worker",
+            f"{scenario.key}/{case.client}",
+            server.address,
+            str(n),
+            str(warm),
+            "--cpu",
+            str(placement.client_cpu),
+        ]
+        if profile:
+            command.append("--profile")
+        path = [str(source), str(ROOT), *sys.path]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, path)))
+        try:
+            done = subprocess.run(
+                command,
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=WORKER_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return Sample(ok=False, error=f"no result within {WORKER_TIMEOUT:.0f} s")
+        lines = done.stdout.strip().splitlines()
+        if profile:
+            print("\n".join(lines[:-1]))
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            return Sample(ok=False, error=f"worker exited {done.returncode}: {tail[0][:300]}")
+        reply = json.loads(lines[-1])
+        if not reply["ok"]:
+            return Sample(ok=False, error=str(reply["error"]))
+        imported = reply.get("jackd")
+        if imported is not None and not imported.startswith(str(source)):
+            return Sample(ok=False, error=f"the worker imported jackd from {imported}")
+        problem = check_server(server.address, scenario, n, warm)
+        if problem:
+            return Sample(ok=False, error=f"server state after the run: {problem}")
+        return Sample(
+            ok=True,
+            seconds=reply["seconds"],
+            server_cpu=reply["server_cpu"],
+            client_cpu=reply["client_cpu"],
+        )
+
+
+def check_server(address: str, scenario: Scenario, n: int, warm: int) -> str:
+    """Whether the server shows exactly the work the case claims to have done."""
+    with jackd.connect(address, timeout=30) as client:
+        stats = client.stats()
+    total = warm + n
+    expected = {"total-jobs": total, "current-jobs-reserved": 0}
+    if scenario.kind == "put":
+        expected["current-jobs-ready"] = total
+    else:
+        expected["current-jobs-ready"] = 0
+        expected["cmd-delete"] = total
+    actual = {
+        "total-jobs": stats.total_jobs,
+        "current-jobs-reserved": stats.current_jobs_reserved,
+        "current-jobs-ready": stats.current_jobs_ready,
+        "cmd-delete": stats.cmd_delete,
+    }
+    wrong = [f"{k} {actual[k]} (expected {v})" for k, v in expected.items() if actual[k] != v]
+    return ", ".join(wrong)
+
+
+def value(scenario: Scenario, n: int, sample: Sample) -> float:
+    """The sample in the scenario's unit: jobs per second, or milliseconds per job."""
+    if scenario.unit == "ms/job":
+        return sample.seconds * 1000 / n
+    return n / sample.seconds
+
+
+# -- the results ----------------------------------------------------------------------------
+
+Results = dict[tuple[str, str, str], list[Sample | None]]
+"""(placement, scenario key, client) -> one sample per round (None: not measured)."""
+
+
+def values(
+    results: Results, place: str, scenario: Scenario, client: str, scale: float
+) -> list[float]:
+    n, _ = scenario.sizes(scale)
+    return [
+        value(scenario, n, s) for s in results.get((place, scenario.key, client), []) if s and s.ok
+    ]
+
+
+def failures(results: Results, place: str, scenario: Scenario, client: str) -> list[str]:
+    return [s.error for s in results.get((place, scenario.key, client), []) if s and not s.ok]
+
+
+def ratio(
+    results: Results, place: str, scenario: Scenario, client: str, ref: str, scale: float
+) -> tuple[float, float, float] | None:
+    """(ratio of medians, lowest and highest ratio within one round), or None."""
+    mine = values(results, place, scenario, client, scale)
+    theirs = values(results, place, scenario, ref, scale)
+    if not mine or not theirs:
+        return None
+    n, _ = scenario.sizes(scale)
+    rounds = [
+        value(scenario, n, a) / value(scenario, n, b)
+        for a, b in zip(
+            results.get((place, scenario.key, client), []),
+            results.get((place, scenario.key, ref), []),
+            strict=False,
+        )
+        if a and b and a.ok and b.ok
+    ]
+    median = statistics.median(mine) / statistics.median(theirs)
+    return median, min(rounds, default=median), max(rounds, default=median)
+
+
+def fmt(number: float) -> str:
+    if number >= 100:
+        return f"{number:,.0f}"
+    if number >= 10:
+        return f"{number:.1f}"
+    return f"{number:.2f}"
+
+
+def scenario_table(results: Results, place: str, scenario: Scenario, scale: float) -> list[str]:
+    n, warm = scenario.sizes(scale)
+    better = "lower is better" if scenario.unit == "ms/job" else "higher is better"
+    ref_title = scenario.case(scenario.reference).title
+    has_raw = any(c.client == "raw" for c in scenario.cases) and scenario.reference != "raw"
+    lines = [
+        f"#### {scenario.number}. {scenario.title}",
+        "",
+        f"{scenario.what} N = {n:,} timed operations after {warm:,} warm-up ones; "
+        f"{scenario.unit}, {better}.",
+        "",
+        f"| client | median {scenario.unit} | min | max | vs {ref_title} (per-round range) "
+        + ("| vs raw " if has_raw else "")
+        + "| server CPU busy | client CPU µs/job |",
+        "|---|---:|---:|---:|---:|" + ("---:|" if has_raw else "") + "---:|---:|",
+    ]
+    for case in scenario.cases:
+        got = values(results, place, scenario, case.client, scale)
+        if not got:
+            errors = failures(results, place, scenario, case.client)
+            why = f"fails: {errors[0]}" if errors else "not measured"
+            cols = 6 if has_raw else 5
+            lines.append(f"| {case.title} | {why} |" + " |" * cols)
+            continue
+        r = ratio(results, place, scenario, case.client, scenario.reference, scale)
+        rel = "" if r is None else f"{r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f})"
+        raw_col = ""
+        if has_raw:
+            rr = ratio(results, place, scenario, case.client, "raw", scale)
+            raw_col = "" if rr is None else f"{rr[0]:.2f}x"
+        samples = [s for s in results.get((place, scenario.key, case.client), []) if s and s.ok]
+        busy = statistics.median(s.server_cpu / s.seconds for s in samples)
+        cpu = statistics.median(s.client_cpu for s in samples) / n * 1e6
+        lines.append(
+            f"| {case.title} | **{fmt(statistics.median(got))}** | {fmt(min(got))} | "
+            f"{fmt(max(got))} | {rel} |"
+            + (f" {raw_col} |" if has_raw else "")
+            + f" {busy:.0%} | {fmt(cpu)} |"
+        )
+        errors = failures(results, place, scenario, case.client)
+        if errors:
+            lines[-1] += f" ({len(errors)} failed: {errors[0]})"
+    lines.append("")
+    return lines
+
+
+def target_lines(results: Results, scale: float, place: str) -> list[str]:
+    lines = [
+        "| target | measured (per-round range) | goal | result |",
+        "|---|---:|---:|:---:|",
+    ]
+    for target in TARGETS:
+        scenario = next(s for s in SCENARIOS if s.key == target.scenario)
+        r = ratio(results, place, scenario, target.client, target.reference, scale)
+        if r is None:
+            lines.append(f"| {target.text} | not measured | {target.op} {target.goal} | - |")
+            continue
+        passed = r[0] >= target.goal if target.op == ">=" else r[0] <= target.goal
+        lines.append(
+            f"| {target.text} | {r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f}) | {target.op} "
+            f"{target.goal}x | {'PASS' if passed else 'MISS'} |"
+        )
+    return lines
+
+
+def machine() -> dict[str, str]:
+    """What the report says about where it ran."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    try:
+        server = subprocess.run(
+            ["beanstalkd", "-v"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        server = "not found"
+    versions = []
+    for package in ("jackd", "greenstalk", "pystalk", "aiostalk"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    git = _git("rev-parse", "--short", "HEAD")
+    if git and _git("status", "--porcelain"):
+        git += " plus uncommitted changes"
+    return {
+        "cpu": f"{model}; {os.cpu_count()} logical CPUs, this run allowed CPUs "
+        f"{sorted(os.sched_getaffinity(0))}",
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}, "
+        "default asyncio event loop",
+        "beanstalkd": server,
+        "clients": ", ".join(versions),
+        "tree": git or "unknown",
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def source_digest(package: Path = ROOT / "src" / "jackd") -> str:
+    """A digest of the Python files of a ``jackd`` package directory."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def snapshot() -> Path:
+    """Copy jackd's source to a private directory for the workers to import.
+
+    Others may edit the tree while a run takes minutes; every measurement of a run must see
+    the same code.
+    """
+    where = Path(tempfile.mkdtemp(prefix="jackd-bench-"))
+    shutil.copytree(
+        ROOT / "src" / "jackd", where / "jackd", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return where
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def report(
+    results: Results,
+    scenarios: Sequence[Scenario],
+    used: Sequence[Placement],
+    notes: Sequence[str],
+    info: dict[str, str],
+    *,
+    command: str,
+    repeats: int,
+    scale: float,
+    started: datetime.datetime,
+    minutes: float,
+    load: tuple[str, str],
+    sources: tuple[str, str],
+) -> str:
+    lines = [
+        "# jackd benchmark results",
+        "",
+        f"Produced by `{command}` on {started:%Y-%m-%d %H:%M} UTC "
+        f"({repeats} interleaved round(s), sizes x{scale:g}, {minutes:.1f} min). "
+        "See bench/README.md for what each scenario measures and how to run it.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {info['cpu']}",
+        f"- OS: {info['os']}",
+        f"- Python: {info['python']}",
+        f"- Server: {info['beanstalkd']} (a fresh server per measurement, on 127.0.0.1)",
+        f"- Clients: {info['clients']}",
+        f"- jackd tree: {info['tree']}; the workers imported a copy of src/jackd taken at "
+        f"the start (digest {sources[0]})",
+        f"- Load average (1, 5, 15 min) at the start: {load[0]}; at the end: {load[1]}",
+        "",
+    ]
+    if sources[0] != sources[1]:
+        lines += [
+            f"src/jackd changed during the run (digest {sources[1]} at the end); every "
+            "measurement used the copy taken at the start.",
+            "",
+        ]
+    lines += [
+        "The machine is shared: other processes (other agents' test runs, say) may have been "
+        "running during the measurements, so absolute numbers are noisy. Measurements are "
+        "interleaved (every case once per round, rounds repeated) and each table gives the "
+        "median over the rounds; ratios are ratios of medians, with the lowest and highest "
+        'ratio seen within a single round in parentheses. "Server CPU busy" is the '
+        "server's CPU time (from its `rusage`) over the wall time of the timed part: near "
+        '100% means beanstalkd itself was the bottleneck. "Client CPU" is the CPU time '
+        "(user + system, all threads) of the measuring process over the timed part, per job: "
+        "the client's own cost, which noise from other processes disturbs less than wall time.",
+        "",
+        "## CPU placement",
+        "",
+    ]
+    lines += [f"- **{p.name}**: {p.describe()}." for p in used]
+    lines += [f"- {note}." for note in notes]
+    lines += [""]
+    split = next((p.name for p in used if p.name == "split"), None)
+    lines += ["## Targets (split placement, ratios from this run)", ""]
+    if split is None:
+        lines += ["Not evaluated: the split placement was not measured.", ""]
+    else:
+        lines += [*target_lines(results, scale, split), ""]
+    for p in used:
+        lines += [f"## Results: {p.name} placement", "", f"{p.describe()}.", ""]
+        for scenario in scenarios:
+            lines += scenario_table(results, p.name, scenario, scale)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark jackd beside greenstalk, pystalk, aiostalk and raw sockets.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: sizes x{QUICK_SCALE}, 1 round (writes nothing unless asked)",
+    )
+    parser.add_argument("--repeats", type=int, help="rounds of measurements (default 5; quick 1)")
+    parser.add_argument(
+        "--placement",
+        choices=("split", "same", "both"),
+        default="both",
+        help="split: server on CPU 0, client on CPU 1; same: both on CPU 0 (default both)",
+    )
+    parser.add_argument("--scale", type=float, help="multiply every scenario's N by this")
+    parser.add_argument(
+        "--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS)
+    )
+    parser.add_argument("--write", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--output", type=Path, help="write the report to this file")
+    parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
+    parser.add_argument(
+        "--profile",
+        metavar="CASE",
+        help="instead: run one case (e.g. put/jackd) once under cProfile and print the top "
+        "functions of its timed part",
+    )
+    args = parser.parse_args(argv)
+
+    scale = args.scale if args.scale is not None else (QUICK_SCALE if args.quick else 1.0)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    if scale <= 0 or repeats < 1:
+        parser.error("--scale must be positive and --repeats at least 1")
+    used, notes = placements(args.placement)
+    if not used:
+        parser.error("; ".join(notes))
+
+    if args.profile:
+        try:
+            scenario, case = find(args.profile)
+        except KeyError as exc:
+            parser.error(str(exc.args[0]))
+        n, _ = scenario.sizes(scale)
+        print(f"# profiling {args.profile}, N = {n:,}, {used[0].describe()}")
+        source = snapshot()
+        try:
+            sample = measure(scenario, case, scale, used[0], source, profile=True)
+        finally:
+            shutil.rmtree(source, ignore_errors=True)
+        if not sample.ok:
+            print(f"failed: {sample.error}")
+            return 1
+        print(f"{fmt(value(scenario, n, sample))} {scenario.unit} (under cProfile)")
+        return 0
+
+    scenarios = list(SCENARIOS)
+    if args.only:
+        keys = [k.strip() for k in args.only.split(",") if k.strip()]
+        unknown = [k for k in keys if k not in {s.key for s in SCENARIOS}]
+        if unknown:
+            parser.error(f"unknown scenario(s) {unknown}")
+        scenarios = [s for s in SCENARIOS if s.key in keys]
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    clock = time.monotonic()
+    load_start = loadavg()
+    source = snapshot()
+    digest_start = source_digest(source / "jackd")
+    info = machine()
+    for note in notes:
+        print(f"note: {note}")
+    results: Results = {}
+    broken: list[str] = []
+    for rnd in range(repeats):
+        order = used[rnd % len(used) :] + used[: rnd % len(used)]
+        for place in order:
+            for scenario in scenarios:
+                shift = rnd % len(scenario.cases)
+                n, _ = scenario.sizes(scale)
+                for case in scenario.cases[shift:] + scenario.cases[:shift]:
+                    sample = measure(scenario, case, scale, place, source)
+                    samples = results.setdefault((place.name, scenario.key, case.client), [])
+                    samples.extend([None] * (rnd - len(samples)))
+                    samples.append(sample)
+                    if sample.ok:
+                        shown = f"{fmt(value(scenario, n, sample))} {scenario.unit}"
+                    else:
+                        shown = f"fails: {sample.error}"
+                        if not case.may_fail:
+                            broken.append(f"{place.name} {scenario.key}/{case.client}: {shown}")
+                    name = f"{scenario.key}/{case.client}"
+                    print(
+                        f"[round {rnd + 1}/{repeats}] {place.name:5} {name:26} N={n:<8,} {shown}",
+                        flush=True,
+                    )
+    shutil.rmtree(source, ignore_errors=True)
+    minutes = (time.monotonic() - clock) / 60
+    command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    text = report(
+        results,
+        scenarios,
+        used,
+        notes,
+        info,
+        command=command,
+        repeats=repeats,
+        scale=scale,
+        started=started,
+        minutes=minutes,
+        load=(load_start, loadavg()),
+        sources=(digest_start, source_digest()),
+    )
+    print()
+    print(text)
+    outputs = [RESULTS] if args.write else []
+    if args.output is not None:
+        outputs.append(args.output)
+    for path in outputs:
+        path.write_text(text)
+        print(f"wrote {path}")
+    if args.json is not None:
+        flat = [
+            {"placement": p, "scenario": k, "client": c, "round": i, **asdict(s)}
+            for (p, k, c), samples in results.items()
+            for i, s in enumerate(samples)
+            if s is not None
+        ]
+        args.json.write_text(json.dumps(flat, indent=1))
+    if broken:
+        print("measurements that failed:", *broken, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
