@@ -35,6 +35,7 @@ from jackd.testing import BeanstalkdServer
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
+ANALYSIS = ROOT / "bench" / "ANALYSIS.md"
 QUICK_SCALE = 0.05
 WORKER_TIMEOUT = 600.0
 
@@ -460,6 +461,9 @@ def report(
         lines += ["Not evaluated: the split placement was not measured.", ""]
     else:
         lines += [*target_lines(results, scale, split), ""]
+    if ANALYSIS.exists():
+        # Written by hand after profiling, so that it survives every --write.
+        lines += ["## Where the time goes", "", ANALYSIS.read_text().strip(), ""]
     for p in used:
         lines += [f"## Results: {p.name} placement", "", f"{p.describe()}.", ""]
         for scenario in scenarios:
