@@ -46,6 +46,7 @@ from ._stats import JobStats, ServerStats, TubeStats
 from .client import DEFAULT_CONNECT_TIMEOUT, check_timeout
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Writes smaller than this are gathered into one ``write`` per event-loop iteration.
 _GATHER_BELOW = 1 << 16
@@ -338,27 +339,33 @@ class AsyncClient:
                 self._transmit(cmd)
 
     async def _run(self, cmd: Command[T], wait: float | None) -> T:
-        loop = self._loop
-        future: asyncio.Future[Callable[[], None] | None] = loop.create_future()
+        future: asyncio.Future[Callable[[], None] | None] = self._loop.create_future()
         self._issue(cmd, future)
-        timer = None if wait is None else loop.call_later(wait, self._timed_out, future, wait)
+        await self._wait(future, wait, _call)
+        if cmd.error is not None:
+            raise cmd.error
+        return cmd.result
+
+    async def _wait(
+        self, future: asyncio.Future[R], wait: float | None, undo: Callable[[R], None]
+    ) -> None:
+        """Wait for the reply (or replies) a future stands for, bounded by ``wait``.
+
+        If this task is cancelled meanwhile, the reply still to come is dealt with when it
+        arrives (see _abandoned); one that already came is undone at once with ``undo``.
+        """
+        timer = None if wait is None else self._loop.call_later(wait, self._timed_out, future, wait)
         try:
             await future
         except asyncio.CancelledError:
             if future.cancelled():
                 self._maybe_blocked = True
             elif future.done():
-                # The reply came, but this task was cancelled before it could take it.
-                undo = future.result()
-                if undo is not None:
-                    undo()
+                undo(future.result())
             raise
         finally:
             if timer is not None:
                 timer.cancel()
-        if cmd.error is not None:
-            raise cmd.error
-        return cmd.result
 
     def _timed_out(self, future: asyncio.Future[Any], wait: float) -> None:
         if future.done():
@@ -465,6 +472,12 @@ class AsyncClient:
     def _release_later(self, job_id: int) -> None:
         """Release a job nobody will get, keeping its priority (read with stats-job)."""
         self._fixup(cmds.stats_job(job_id), lambda stats: self._release(job_id, stats))
+
+    def _release_all(self, commands: list[Command[Any]]) -> None:
+        """Release the jobs a batch reserved, its task having been cancelled after all."""
+        for cmd in commands:
+            if cmd.error is None and cmd.name in ("reserve", "reserve-job"):
+                self._release_later(cmd.result.id)
 
     def _release(self, job_id: int, stats: Command[JobStats]) -> None:
         if stats.error is None:
@@ -638,27 +651,11 @@ class AsyncClient:
             cmds.check_size(batch.largest_body, await self._job_size_limit())
         if not commands:
             return commands
-        loop = self._loop
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[None] = self._loop.create_future()
         tracker = _Batch(future, len(commands))
         for cmd in commands:
             self._issue(cmd, tracker)
-        wait = batch.wait(self.timeout)
-        timer = None if wait is None else loop.call_later(wait, self._timed_out, future, wait)
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.cancelled():
-                self._maybe_blocked = True
-            elif future.done():
-                # Every reply came, but this task was cancelled before it could take them.
-                for cmd in commands:
-                    if cmd.error is None and cmd.name in ("reserve", "reserve-job"):
-                        self._release_later(cmd.result.id)
-            raise
-        finally:
-            if timer is not None:
-                timer.cancel()
+        await self._wait(future, batch.wait(self.timeout), lambda _: self._release_all(commands))
         return commands
 
 
@@ -690,6 +687,11 @@ def _tube_of(cmd: Command[Any]) -> str:
     data = cmd.data
     line = data if isinstance(data, bytes) else b"".join(data)
     return line[len(cmd.name) + 1 : -2].decode("ascii")
+
+
+def _call(undo: Callable[[], None] | None) -> None:
+    if undo is not None:
+        undo()
 
 
 def _cancelled(waiter: object) -> bool:
