@@ -228,6 +228,8 @@ class AsyncClient:
         self._held.clear()
         for cmd in pending:
             waiter = cmd.waiter
+            if isinstance(waiter, _Batch):
+                waiter = waiter.future
             if isinstance(waiter, asyncio.Future) and not waiter.done():
                 waiter.set_exception(reason)
         if self._core.failure is not None:

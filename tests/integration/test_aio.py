@@ -281,3 +281,20 @@ def test_connect_again_after_close(server: BeanstalkdServer) -> None:
         await client.close()
 
     run(main)
+
+
+def test_server_killed_during_a_batch(server: BeanstalkdServer) -> None:
+    async def main() -> None:
+        async with jackd.aio.connect(server.address) as client:
+            # A blocking reserve first holds every command of the batch on the server.
+            batch = asyncio.create_task(client.pipeline().reserve().put(b"x").stats().execute())
+            single = asyncio.create_task(client.list_tube_used())
+            await asyncio.sleep(0.1)
+            assert not batch.done()
+            started = time.monotonic()
+            server.kill()
+            outcomes = await asyncio.gather(batch, single, return_exceptions=True)
+            assert time.monotonic() - started < 1.0
+            assert all(isinstance(o, jackd.ConnectionLostError) for o in outcomes), outcomes
+
+    run(main)
