@@ -3,7 +3,8 @@
 It starts a private beanstalkd on a free port (``jackd.testing.BeanstalkdServer``) unless the
 environment variable ``BEANSTALKD_URL`` names a server, in any form ``jackd.connect`` takes.
 Then a producer puts the jobs into a tube of their own, a worker loop reserves, processes and
-deletes them until the tube is drained, and the demo reports what happened and how fast.
+deletes them until the tube is drained, the same number of jobs goes through again in
+pipelined batches, and the demo reports what happened and how fast.
 It exits 1 if any job went missing or came out wrong.
 """
 
@@ -75,10 +76,30 @@ def run(address: str, remark: str, jobs: int) -> bool:
         )
         drained = stats.current_jobs_ready + stats.current_jobs_reserved == 0
         empty = drained and stats.current_jobs_delayed + stats.current_jobs_buried == 0
-        ok = correct and report.deleted == len(ids) == jobs and empty
+        batched = batches(producer, f"{tube}-batches", jobs)
+        ok = correct and report.deleted == len(ids) == jobs and empty and batched
         total = put_time + work_time
         print(f"{'OK' if ok else 'FAILED'}: {jobs:,} jobs through beanstalkd in {total:.2f} s")
         return ok
+
+
+def batches(client: jackd.Client, tube: str, jobs: int) -> bool:
+    """The same number of jobs again, pipelined: put_many, then reserve_many + delete_many."""
+    client.use(tube)
+    client.watch(tube)
+    client.ignore("default")
+    start = time.perf_counter()
+    ids = client.put_many(str(i).encode() for i in range(jobs))
+    put_time = time.perf_counter() - start
+    start = time.perf_counter()
+    bodies: list[bytes] = []
+    while batch := client.reserve_many(1000, timeout=0):
+        bodies.extend(job.body for job in batch)
+        client.delete_many(batch)
+    drain_time = time.perf_counter() - start
+    print(f"batches:  put_many {rate(len(ids), put_time)}")
+    print(f"          reserve_many + delete_many {rate(len(bodies), drain_time)}")
+    return sorted(map(int, bodies)) == list(range(jobs))
 
 
 def main(argv: list[str] | None = None) -> int:

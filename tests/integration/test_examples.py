@@ -188,6 +188,8 @@ def check_demo_output(result: subprocess.CompletedProcess[str], jobs: int) -> st
     assert f"{jobs - 1:,} -> {(jobs - 1) ** 2:,}" in out
     assert f"all {jobs:,} results correct" in out
     assert f"{jobs:,} jobs put, {jobs:,} deleted; now 0 ready, 0 reserved" in out
+    assert f"batches:  put_many {jobs:,} jobs in " in out
+    assert f"reserve_many + delete_many {jobs:,} jobs in " in out
     assert re.search(r"\(\d[\d,]* jobs/s\)", out)
     assert out.rstrip().splitlines()[-1].startswith(f"OK: {jobs:,} jobs")
     return out
