@@ -253,6 +253,20 @@ def reserve(timeout: Seconds | None = None) -> Command[Job]:
     return Command("reserve", b"reserve-with-timeout %d\r\n" % secs, _reserved)
 
 
+def reserve_waiting(
+    timeout: Seconds | None, socket_timeout: float | None
+) -> tuple[Command[Job], float | None]:
+    """``reserve`` and how long the socket may then stay silent.
+
+    A blocking reserve may wait for ever, whatever the socket timeout; one with a timeout may
+    wait that long plus the socket timeout, so it never fails early.
+    """
+    if timeout is None:
+        return reserve(), None
+    secs = seconds(timeout, "reserve timeout", RESERVE_TIMEOUT_MAX)
+    return reserve(secs), None if socket_timeout is None else secs + socket_timeout
+
+
 def reserve_job(job: Job | int) -> Command[Job]:
     """``reserve-job``: reserve one job by id, whatever tube or state it is in."""
     return Command("reserve-job", b"reserve-job %d\r\n" % job_id(job), _reserved)

@@ -518,11 +518,8 @@ class AsyncClient:
         Without ``timeout`` this waits as long as it takes. With ``timeout`` (seconds) it
         raises ``TimedOutError`` when no job came in time. See ``jackd.Client.reserve``.
         """
-        if timeout is None:
-            return await self._run(cmds.reserve(), None)
-        secs = cmds.seconds(timeout, "reserve timeout", cmds.RESERVE_TIMEOUT_MAX)
-        wait = None if self.timeout is None else secs + self.timeout
-        return await self._run(cmds.reserve(secs), wait)
+        cmd, wait = cmds.reserve_waiting(timeout, self.timeout)
+        return await self._run(cmd, wait)
 
     async def reserve_job(self, job: Job | int) -> Job:
         """Reserve a specific job by id, in any tube, if it is ready, delayed or buried."""

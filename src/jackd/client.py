@@ -255,11 +255,8 @@ class Client:
         time; 0 only takes a job that is ready now. ``DeadlineSoonError`` means a job this
         connection holds is within a second of its TTR.
         """
-        if timeout is None:
-            return self._run(cmds.reserve(), None)
-        secs = cmds.seconds(timeout, "reserve timeout", cmds.RESERVE_TIMEOUT_MAX)
-        wait = None if self.timeout is None else secs + self.timeout
-        return self._run(cmds.reserve(secs), wait)
+        cmd, wait = cmds.reserve_waiting(timeout, self.timeout)
+        return self._run(cmd, wait)
 
     def reserve_job(self, job: Job | int) -> Job:
         """Reserve a specific job by id, in any tube, if it is ready, delayed or buried."""
