@@ -206,7 +206,14 @@ _server_stats = _yaml("stats", ServerStats.parse)
 _job_stats = _yaml("stats-job", JobStats.parse)
 _tube_stats = _yaml("stats-tube", TubeStats.parse)
 _tube_list = _yaml("list-tubes", parse_list)
-_raw_stats = _yaml("stats", parse_mapping)
+
+
+def _limit(body: bytes) -> int:
+    raw = parse_mapping(body).get("max-job-size", "")
+    return int(raw) if raw.isascii() and raw.isdigit() else DEFAULT_MAX_JOB_SIZE
+
+
+_max_job_size = _yaml("stats", _limit)
 
 _CRLF = b"\r\n"
 #: Below this, header + body + CRLF are joined into one bytes object (cheaper than a vector
@@ -338,9 +345,9 @@ def stats() -> Command[ServerStats]:
     return Command("stats", b"stats\r\n", _server_stats)
 
 
-def stats_raw() -> Command[dict[str, str]]:
-    """``stats`` as raw strings (used to learn ``max-job-size``)."""
-    return Command("stats", b"stats\r\n", _raw_stats)
+def max_job_size() -> Command[int]:
+    """``stats``, for its ``max-job-size`` alone (the default if the server gives none)."""
+    return Command("stats", b"stats\r\n", _max_job_size)
 
 
 def stats_job(job: Job | int) -> Command[JobStats]:

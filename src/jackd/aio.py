@@ -487,8 +487,7 @@ class AsyncClient:
 
     async def _job_size_limit(self) -> int:
         if self._max_job_size is None:
-            raw = (await self._run(cmds.stats_raw(), self.timeout)).get("max-job-size", "")
-            self._max_job_size = int(raw) if raw.isdigit() else DEFAULT_MAX_JOB_SIZE
+            self._max_job_size = await self._run(cmds.max_job_size(), self.timeout)
         return self._max_job_size
 
     # -- producing ---------------------------------------------------------------------------

@@ -214,8 +214,7 @@ class Client:
 
     def _job_size_limit(self) -> int:
         if self._max_job_size is None:
-            raw = self._run(cmds.stats_raw(), self.timeout).get("max-job-size", "")
-            self._max_job_size = int(raw) if raw.isdigit() else DEFAULT_MAX_JOB_SIZE
+            self._max_job_size = self._run(cmds.max_job_size(), self.timeout)
         return self._max_job_size
 
     # -- producing ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from jackd._errors import (
     UnknownCommandError,
 )
 from jackd._protocol import Command, Core
-from jackd._stats import JobStats, ServerStats, TubeStats, parse_mapping
+from jackd._stats import JobStats, ServerStats, TubeStats
 
 
 def pump(core: Core, data: bytes, max_read: int | None = None) -> list[Command[Any]]:
@@ -231,7 +231,7 @@ REPLY_CASES: list[ReplyCase] = [
     ReplyCase("peek-delayed", cmds.peek_delayed, chunked(b"FOUND 5", b"\x00"), Job(5, b"\x00")),
     ReplyCase("peek-buried", cmds.peek_buried, chunked(b"FOUND 6", b"\xff"), Job(6, b"\xff")),
     ReplyCase("stats", cmds.stats, chunked(b"OK", STATS_112), ServerStats.parse(STATS_112)),
-    ReplyCase("stats-raw", cmds.stats_raw, chunked(b"OK", STATS_112), parse_mapping(STATS_112)),
+    ReplyCase("max-job-size", cmds.max_job_size, chunked(b"OK", STATS_112), 2000000),
     ReplyCase(
         "stats-job",
         lambda: cmds.stats_job(2),

@@ -29,7 +29,7 @@ MAKERS: list[Callable[[], Command[Any]]] = [
     lambda: cmds.reserve(timeout=0),
     lambda: cmds.peek(1),
     cmds.stats,
-    cmds.stats_raw,
+    cmds.max_job_size,
     lambda: cmds.stats_job(1),
     lambda: cmds.stats_tube("a"),
     cmds.list_tubes,

@@ -84,7 +84,7 @@ ALL_COMMANDS: dict[str, Make] = {
     "kick": lambda: cmds.kick(5),
     "kick-job": lambda: cmds.kick_job(1),
     "stats": cmds.stats,
-    "stats-raw": cmds.stats_raw,
+    "max-job-size": cmds.max_job_size,
     "stats-job": lambda: cmds.stats_job(1),
     "stats-tube": lambda: cmds.stats_tube("foo"),
     "list-tubes": cmds.list_tubes,
@@ -178,12 +178,10 @@ def test_stats_gives_server_stats() -> None:
     assert stats.os == "#1 SMP PREEMPT_DYNAMIC @0"
 
 
-def test_stats_raw_gives_string_mapping() -> None:
-    raw = result_of(cmds.stats_raw(), chunked(b"OK", STATS_112))
-    assert type(raw) is dict
-    assert raw["max-job-size"] == "2000000"
-    assert raw["version"] == "1.12"
-    assert len(raw) == 51
+def test_max_job_size_reads_the_limit_from_stats() -> None:
+    assert result_of(cmds.max_job_size(), chunked(b"OK", STATS_112)) == 2000000
+    without = STATS_112.replace(b"max-job-size: 2000000\n", b"")
+    assert result_of(cmds.max_job_size(), chunked(b"OK", without)) == 65535
 
 
 def test_stats_job_gives_job_stats() -> None:
