@@ -285,11 +285,14 @@ def test_connect_again_after_close(server: BeanstalkdServer) -> None:
 
 def test_server_killed_during_a_batch(server: BeanstalkdServer) -> None:
     async def main() -> None:
-        async with jackd.aio.connect(server.address) as client:
+        async with (
+            jackd.aio.connect(server.address) as client,
+            jackd.aio.connect(server.address) as observer,
+        ):
             # A blocking reserve first holds every command of the batch on the server.
             batch = asyncio.create_task(client.pipeline().reserve().put(b"x").stats().execute())
             single = asyncio.create_task(client.list_tube_used())
-            await asyncio.sleep(0.1)
+            await until(lambda: _waiting_count(observer, 1))
             assert not batch.done()
             started = time.monotonic()
             server.kill()
