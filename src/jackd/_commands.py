@@ -12,10 +12,10 @@ import math
 import re
 from collections.abc import Callable
 from datetime import timedelta
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from ._errors import JobTooBigError, error_for
-from ._protocol import Command, Payload, ReplyParser
+from ._protocol import Command, Kind, Payload, ReplyParser
 from ._stats import JobStats, ServerStats, TubeStats, parse_list, parse_mapping
 
 DEFAULT_PRIORITY = 0
@@ -222,6 +222,38 @@ _JOIN_BELOW = 1 << 14
 
 
 # -- the commands ---------------------------------------------------------------------------
+# Each kind states its facts once; see jackd._protocol.Kind. "Replayable" is what may be sent
+# again after a reconnect: reads, tube changes (idempotent) and reserves. Anything that
+# changes a job or the server (put, delete, release, bury, touch, kick, kick-job, pause-tube)
+# is not: it may have taken effect before the connection dropped.
+
+PUT = Kind("put", _inserted)
+USE = Kind("use", _tube_reply, replayable=True, changes="use")
+RESERVE = Kind("reserve", _reserved, replayable=True, reserves=True, blocks=True)
+RESERVE_WITH_TIMEOUT = Kind("reserve", _reserved, replayable=True, reserves=True)
+RESERVE_JOB = Kind("reserve-job", _reserved, replayable=True, reserves=True)
+DELETE = Kind("delete", _deleted, settles_job=True)
+RELEASE = Kind("release", _released, holds_job=True, settles_job=True)
+BURY = Kind("bury", _buried, holds_job=True, settles_job=True)
+TOUCH = Kind("touch", _touched, holds_job=True)
+WATCH = Kind("watch", _watching, replayable=True, changes="watch")
+IGNORE = Kind("ignore", _watching, replayable=True, changes="ignore")
+PEEK = Kind("peek", _found, replayable=True)
+PEEK_READY = Kind("peek-ready", _found, replayable=True)
+PEEK_DELAYED = Kind("peek-delayed", _found, replayable=True)
+PEEK_BURIED = Kind("peek-buried", _found, replayable=True)
+KICK = Kind("kick", _kicked_count)
+KICK_JOB = Kind("kick-job", _kicked)
+STATS = Kind("stats", _server_stats, replayable=True)
+MAX_JOB_SIZE = Kind("stats", _max_job_size, replayable=True)
+STATS_JOB = Kind("stats-job", _job_stats, replayable=True)
+STATS_TUBE = Kind("stats-tube", _tube_stats, replayable=True)
+LIST_TUBES = Kind("list-tubes", _tube_list, replayable=True)
+LIST_TUBE_USED = Kind("list-tube-used", _tube_reply, replayable=True)
+LIST_TUBES_WATCHED = Kind("list-tubes-watched", _tube_list, replayable=True)
+PAUSE_TUBE = Kind("pause-tube", _paused)
+
+_PREFIX = b"put %d %d %d %d\r\n"
 
 
 def put(
@@ -243,139 +275,169 @@ def put(
         # %b takes any buffer, which typeshed does not know.
         data = b"put %d %d %d %d\r\n%b\r\n" % (pri, delay, ttr, size, body)  # type: ignore[str-format]
     else:
-        data = (b"put %d %d %d %d\r\n" % (pri, delay, ttr, size), body, _CRLF)
-    return Command("put", data, _inserted)
+        data = (_PREFIX % (pri, delay, ttr, size), body, _CRLF)
+    return Command(PUT, data)
 
 
 def use(tube: str) -> Command[str]:
     """``use``: later puts, peek-* and kick go to this tube."""
-    return Command("use", b"use %s\r\n" % tube_name(tube), _tube_reply)
+    return Command(USE, b"use %s\r\n" % tube_name(tube), tube)
 
 
 def reserve(timeout: Seconds | None = None) -> Command[Job]:
     """``reserve``, or ``reserve-with-timeout`` when a timeout is given."""
     if timeout is None:
-        return Command("reserve", b"reserve\r\n", _reserved)
+        return Command(RESERVE, b"reserve\r\n")
     secs = seconds(timeout, "reserve timeout", RESERVE_TIMEOUT_MAX)
-    return Command("reserve", b"reserve-with-timeout %d\r\n" % secs, _reserved)
+    return Command(RESERVE_WITH_TIMEOUT, b"reserve-with-timeout %d\r\n" % secs, secs)
 
 
 def reserve_waiting(
     timeout: Seconds | None, socket_timeout: float | None
 ) -> tuple[Command[Job], float | None]:
-    """``reserve`` and how long the socket may then stay silent.
+    """``reserve`` and how long the socket may then stay silent (see ``wait_for``)."""
+    cmd = reserve(timeout)
+    return cmd, wait_for(cmd, socket_timeout)
+
+
+def wait_for(cmd: Command[Any], socket_timeout: float | None) -> float | None:
+    """How long the server may stay silent before ``cmd`` is answered, once it is next.
 
     A blocking reserve may wait for ever, whatever the socket timeout; one with a timeout may
     wait that long plus the socket timeout, so it never fails early.
     """
-    if timeout is None:
-        return reserve(), None
-    secs = seconds(timeout, "reserve timeout", RESERVE_TIMEOUT_MAX)
-    return reserve(secs), None if socket_timeout is None else secs + socket_timeout
+    kind = cmd.kind
+    if socket_timeout is None or kind.blocks:
+        return None
+    if kind is RESERVE_WITH_TIMEOUT:
+        return socket_timeout + cast(int, cmd.arg)
+    return socket_timeout
 
 
 def reserve_job(job: Job | int) -> Command[Job]:
     """``reserve-job``: reserve one job by id, whatever tube or state it is in."""
-    return Command("reserve-job", b"reserve-job %d\r\n" % job_id(job), _reserved)
+    jid = job_id(job)
+    return Command(RESERVE_JOB, b"reserve-job %d\r\n" % jid, jid)
 
 
 def delete(job: Job | int) -> Command[None]:
     """``delete``."""
-    return Command("delete", b"delete %d\r\n" % job_id(job), _deleted)
+    jid = job_id(job)
+    return Command(DELETE, b"delete %d\r\n" % jid, jid)
 
 
 def release(job: Job | int, pri: int, delay: Seconds) -> Command[None]:
     """``release``: back to ready, or delayed when ``delay`` > 0."""
-    line = b"release %d %d %d\r\n" % (job_id(job), priority(pri), seconds(delay, "delay"))
-    return Command("release", line, _released)
+    jid = job_id(job)
+    line = b"release %d %d %d\r\n" % (jid, priority(pri), seconds(delay, "delay"))
+    return Command(RELEASE, line, jid)
 
 
 def bury(job: Job | int, pri: int) -> Command[None]:
     """``bury``."""
-    return Command("bury", b"bury %d %d\r\n" % (job_id(job), priority(pri)), _buried)
+    jid = job_id(job)
+    return Command(BURY, b"bury %d %d\r\n" % (jid, priority(pri)), jid)
 
 
 def touch(job: Job | int) -> Command[None]:
     """``touch``: restart the job's TTR."""
-    return Command("touch", b"touch %d\r\n" % job_id(job), _touched)
+    jid = job_id(job)
+    return Command(TOUCH, b"touch %d\r\n" % jid, jid)
 
 
 def watch(tube: str) -> Command[int]:
     """``watch``: returns the size of the watch list."""
-    return Command("watch", b"watch %s\r\n" % tube_name(tube), _watching)
+    return Command(WATCH, b"watch %s\r\n" % tube_name(tube), tube)
 
 
 def ignore(tube: str) -> Command[int]:
     """``ignore``: returns the size of the watch list."""
-    return Command("ignore", b"ignore %s\r\n" % tube_name(tube), _watching)
+    return Command(IGNORE, b"ignore %s\r\n" % tube_name(tube), tube)
 
 
 def peek(job: Job | int) -> Command[Job]:
     """``peek <id>``."""
-    return Command("peek", b"peek %d\r\n" % job_id(job), _found)
+    jid = job_id(job)
+    return Command(PEEK, b"peek %d\r\n" % jid, jid)
 
 
 def peek_ready() -> Command[Job]:
     """``peek-ready`` on the used tube."""
-    return Command("peek-ready", b"peek-ready\r\n", _found)
+    return Command(PEEK_READY, b"peek-ready\r\n")
 
 
 def peek_delayed() -> Command[Job]:
     """``peek-delayed`` on the used tube."""
-    return Command("peek-delayed", b"peek-delayed\r\n", _found)
+    return Command(PEEK_DELAYED, b"peek-delayed\r\n")
 
 
 def peek_buried() -> Command[Job]:
     """``peek-buried`` on the used tube."""
-    return Command("peek-buried", b"peek-buried\r\n", _found)
+    return Command(PEEK_BURIED, b"peek-buried\r\n")
 
 
 def kick(bound: int) -> Command[int]:
     """``kick``: returns how many jobs were kicked."""
-    return Command("kick", b"kick %d\r\n" % integer(bound, "kick bound", 0, U32_MAX), _kicked_count)
+    bound = integer(bound, "kick bound", 0, U32_MAX)
+    return Command(KICK, b"kick %d\r\n" % bound, bound)
 
 
 def kick_job(job: Job | int) -> Command[None]:
     """``kick-job``."""
-    return Command("kick-job", b"kick-job %d\r\n" % job_id(job), _kicked)
+    jid = job_id(job)
+    return Command(KICK_JOB, b"kick-job %d\r\n" % jid, jid)
 
 
 def stats() -> Command[ServerStats]:
     """``stats``."""
-    return Command("stats", b"stats\r\n", _server_stats)
+    return Command(STATS, b"stats\r\n")
 
 
 def max_job_size() -> Command[int]:
     """``stats``, for its ``max-job-size`` alone (the default if the server gives none)."""
-    return Command("stats", b"stats\r\n", _max_job_size)
+    return Command(MAX_JOB_SIZE, b"stats\r\n")
 
 
 def stats_job(job: Job | int) -> Command[JobStats]:
     """``stats-job``."""
-    return Command("stats-job", b"stats-job %d\r\n" % job_id(job), _job_stats)
+    jid = job_id(job)
+    return Command(STATS_JOB, b"stats-job %d\r\n" % jid, jid)
 
 
 def stats_tube(tube: str) -> Command[TubeStats]:
     """``stats-tube``."""
-    return Command("stats-tube", b"stats-tube %s\r\n" % tube_name(tube), _tube_stats)
+    return Command(STATS_TUBE, b"stats-tube %s\r\n" % tube_name(tube), tube)
 
 
 def list_tubes() -> Command[list[str]]:
     """``list-tubes``."""
-    return Command("list-tubes", b"list-tubes\r\n", _tube_list)
+    return Command(LIST_TUBES, b"list-tubes\r\n")
 
 
 def list_tube_used() -> Command[str]:
     """``list-tube-used``."""
-    return Command("list-tube-used", b"list-tube-used\r\n", _tube_reply)
+    return Command(LIST_TUBE_USED, b"list-tube-used\r\n")
 
 
 def list_tubes_watched() -> Command[list[str]]:
     """``list-tubes-watched``."""
-    return Command("list-tubes-watched", b"list-tubes-watched\r\n", _tube_list)
+    return Command(LIST_TUBES_WATCHED, b"list-tubes-watched\r\n")
 
 
 def pause_tube(tube: str, delay: Seconds) -> Command[None]:
     """``pause-tube``: no reservations from the tube for ``delay`` seconds (0 un-pauses)."""
     line = b"pause-tube %s %d\r\n" % (tube_name(tube), seconds(delay, "pause delay"))
-    return Command("pause-tube", line, _paused)
+    return Command(PAUSE_TUBE, line, tube)
+
+
+def rearm(cmd: Command[Any], elapsed: float) -> None:
+    """Make ``cmd`` ready to be sent again on a new connection, ``elapsed`` s after the first.
+
+    Only for replayable kinds. A reserve-with-timeout asks for the time it has left; every
+    other kind is sent as it was.
+    """
+    cmd.error = None
+    if cmd.kind is RESERVE_WITH_TIMEOUT:
+        left = max(0, cast(int, cmd.arg) - int(elapsed))
+        cmd.arg = left
+        cmd.data = b"reserve-with-timeout %d\r\n" % left

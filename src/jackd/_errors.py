@@ -10,8 +10,10 @@ class JackdError(Exception):
 class ConnectionLostError(JackdError, ConnectionError):
     """The connection was refused, reset or closed, or the client was closed.
 
-    The connection is unusable afterwards: every later call on the same client raises this
-    error too. Whether the command in flight reached the server is unknown.
+    Without ``reconnect`` the client is unusable afterwards: every later call raises this
+    error too. With ``reconnect``, the client has reconnected (or says in the message how many
+    attempts failed), and the message says whether the command in flight may have taken
+    effect.
     """
 
 
@@ -33,6 +35,16 @@ class NotFoundError(ServerError):
     """The job or tube does not exist, or the job is not reserved by this connection."""
 
     status = "NOT_FOUND"
+
+
+class ReservationLostError(NotFoundError):
+    """The job was reserved on a connection that has since been lost.
+
+    beanstalkd released it when that connection dropped, so another worker may hold it now.
+    ``touch``, ``release`` and ``bury`` of such a job raise this without sending anything;
+    ``delete`` is sent (it works if nobody took the job meanwhile) and raises this on
+    ``NOT_FOUND``.
+    """
 
 
 class TimedOutError(ServerError):
@@ -111,6 +123,12 @@ class UnknownCommandError(ServerError):
     status = "UNKNOWN_COMMAND"
 
 
+for _cls in list(globals().values()):
+    if isinstance(_cls, type) and issubclass(_cls, JackdError):
+        # Tracebacks and docs show the public name, jackd.NotFoundError.
+        _cls.__module__ = "jackd"
+del _cls
+
 _BY_STATUS: dict[bytes, type[ServerError]] = {
     cls.status.encode(): cls
     for cls in (
@@ -146,3 +164,44 @@ def error_for(parts: list[bytes], command: str) -> JackdError:
         return cls()
     shown = b" ".join(parts)[:100].decode("ascii", "backslashreplace")
     return ProtocolError(f"unexpected reply to {command}: {shown!r}")
+
+
+#: Why the server refuses, where the status word alone does not say. Keyed by the status,
+#: then by the command's name ("" for any command).
+_WHY: dict[str, dict[str, str]] = {
+    "NOT_FOUND": {
+        "delete": "no such job, or it is reserved by another connection",
+        "release": "no such job, or it is not reserved by this connection",
+        "bury": "no such job, or it is not reserved by this connection",
+        "touch": "no such job, or it is not reserved by this connection",
+        "reserve-job": "no such job, or it is already reserved",
+        "kick-job": "no such job, or it is neither buried nor delayed",
+        "peek": "no such job",
+        "stats-job": "no such job",
+        "peek-ready": "no ready job in the used tube",
+        "peek-delayed": "no delayed job in the used tube",
+        "peek-buried": "no buried job in the used tube",
+        "stats-tube": "no such tube",
+        "pause-tube": "no such tube",
+    },
+    "TIMED_OUT": {"": "no job became ready in time"},
+    "DEADLINE_SOON": {"": "a job this connection reserved is within a second of its TTR"},
+    "DRAINING": {"": "the server is in drain mode and takes no new jobs"},
+    "JOB_TOO_BIG": {"": "the body is larger than the server's max-job-size"},
+    "NOT_IGNORED": {"": "it is the only tube watched"},
+    "OUT_OF_MEMORY": {"": "the server is out of memory or binlog space"},
+    "INTERNAL_ERROR": {"": "the server failed internally, usually writing its binlog"},
+    "EXPECTED_CRLF": {"": "the body was not followed by CRLF"},
+    "BURIED": {
+        "put": "the server ran out of memory and stored the job buried",
+        "release": "the server ran out of memory and buried the job",
+    },
+}
+
+
+def describe_refusal(error: ServerError, command: str, name: str) -> str:
+    """The message for a server's refusal: ``delete 42: NOT_FOUND (no such job, ...)``."""
+    status = str(error.args[0]) if error.args else error.status
+    why = _WHY.get(error.status)
+    reason = None if why is None else why.get(name, why.get(""))
+    return f"{command}: {status}" if reason is None else f"{command}: {status} ({reason})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 from collections.abc import Iterable, Sequence
@@ -27,11 +28,36 @@ def open_socket(endpoint: Endpoint, connect_timeout: float | None) -> socket.soc
                 raise
         else:
             sock = socket.create_connection((endpoint.host, endpoint.port), connect_timeout)
-            # Commands are small and latency-bound; Nagle would hold each one back.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tune(sock)
     except OSError as exc:
         raise ConnectionLostError(f"cannot connect to beanstalkd at {endpoint}: {exc}") from exc
     return sock
+
+
+#: TCP keepalive: first probe after this many idle seconds, then every KEEPALIVE_INTERVAL,
+#: giving up after KEEPALIVE_COUNT unanswered probes. A worker blocked in reserve on a
+#: half-open connection (the server's host vanished) learns of it in about a minute.
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_COUNT = 3
+
+
+def tune(sock: socket.socket) -> None:
+    """Set the options every TCP connection to beanstalkd gets: no Nagle, keepalive on."""
+    # Commands are small and latency-bound; Nagle would hold each one back.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPALIVE", KEEPALIVE_IDLE),  # macOS's name for the idle time
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            # A platform may name an option and still refuse it; keepalive is a bonus.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
 def send_buffers(sock: socket.socket, buffers: Sequence[bytes | bytearray | memoryview]) -> None:
@@ -55,6 +81,20 @@ def lost(exc: BaseException, endpoint: Endpoint, timeout: float | None) -> BaseE
     if isinstance(exc, OSError):
         return ConnectionLostError(f"connection to beanstalkd at {endpoint} lost: {exc}")
     return exc
+
+
+def closing_reason(exc: BaseException, endpoint: Endpoint, command: str) -> JackdError:
+    """Why the connection was closed, for every later call to say: ``exc`` cut ``command`` off."""
+    if isinstance(exc, JackdError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ConnectionLostError(f"connection closed after {command} timed out: {exc}")
+    what = type(exc).__name__
+    detail = f" ({exc})" if str(exc) else ""
+    return ConnectionLostError(
+        f"connection to beanstalkd at {endpoint} closed: {what}{detail} interrupted {command} "
+        "mid-command, so the server's state is unknown"
+    )
 
 
 #: Small payloads of a batch are joined into blocks of about this size before sending.

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, NoReturn, TypeVar
 
 from ._errors import (
     BadFormatError,
@@ -33,7 +33,11 @@ from ._errors import (
     ProtocolError,
     ServerError,
     UnknownCommandError,
+    describe_refusal,
 )
+
+if TYPE_CHECKING:
+    from ._session import Session
 
 T = TypeVar("T")
 
@@ -45,6 +49,7 @@ MAX_CHUNK = 1 << 30
 _CRLF = b"\r\n"
 _MIN_READ = 4096  # compact before offering a read smaller than this
 _CHUNKED = frozenset((b"RESERVED", b"FOUND", b"OK"))
+_BIG_FIRST = 1 << 20  # room for the rest of a large chunk, before any more of it arrived
 
 #: What the shells write: one bytes object, or several buffers that go out in one
 #: ``sendmsg``/``writelines`` so a large body is never copied next to its header.
@@ -54,34 +59,121 @@ ReplyParser = Callable[[list[bytes], bytes | None], T]
 Reply = tuple[list[bytes], bytes | None]
 
 
-class Command(Generic[T]):
-    """One request on the wire and the knowledge to turn its reply into a ``T``.
+Changes = Literal["", "use", "watch", "ignore"]
 
-    After ``Core.receive`` returns it, exactly one of ``result`` and ``error`` is meaningful:
-    ``error`` is the ServerError the reply stood for, or None.
+
+class Kind(Generic[T]):
+    """One kind of command and the facts about it that the session and the shells act on.
+
+    Facts are declared once here, per kind, so nothing downstream recognises a command by its
+    name or by re-parsing its bytes.
     """
 
-    __slots__ = ("data", "error", "name", "parse", "result", "waiter")
+    __slots__ = (
+        "blocks",
+        "changes",
+        "holds_job",
+        "name",
+        "parse",
+        "replayable",
+        "reserves",
+        "settles_job",
+        "tracked",
+    )
 
-    def __init__(self, name: str, data: Payload, parse: ReplyParser[T]) -> None:
+    def __init__(
+        self,
+        name: str,
+        parse: ReplyParser[T],
+        *,
+        replayable: bool = False,
+        reserves: bool = False,
+        blocks: bool = False,
+        holds_job: bool = False,
+        settles_job: bool = False,
+        changes: Changes = "",
+    ) -> None:
+        #: The protocol's name for it, as in ``stats``' ``cmd-`` counters.
         self.name = name
-        self.data = data
+        #: Turns the framed reply into the result, or raises the error it stands for.
         self.parse = parse
-        self.error: ServerError | None = None
-        self.result: T
-        #: Free for the shell: the asyncio client keeps the caller's future here.
-        self.waiter: Any = None
+        #: Sending it again on a new connection cannot change the server twice.
+        self.replayable = replayable
+        #: A successful reply is a job this connection now holds reserved.
+        self.reserves = reserves
+        #: The server may wait indefinitely before it answers (a reserve with no timeout).
+        self.blocks = blocks
+        #: Only valid for a job this connection holds (``touch``, ``release``, ``bury``).
+        self.holds_job = holds_job
+        #: After it, this connection no longer holds the job (``delete``, ``release``, ``bury``).
+        self.settles_job = settles_job
+        #: Which part of the connection's tubes it changes, if any.
+        self.changes: Changes = changes
+        #: Whether its reply changes the session at all (checked on every reply).
+        self.tracked = reserves or settles_job or holds_job or bool(changes)
 
     def __repr__(self) -> str:
-        return f"<Command {self.name}>"
+        return f"<Kind {self.name}>"
+
+
+class Command(Generic[T]):
+    """One request on the wire: its kind, its bytes, its argument, and later its outcome.
+
+    ``arg`` is what the request names: the job id, the tube name, or the seconds of a
+    ``reserve-with-timeout`` (None for commands with no argument, and for ``put``).
+    After the reply is delivered, exactly one of ``result`` and ``error`` is meaningful:
+    ``error`` is the exception the reply stood for, or None.
+    """
+
+    __slots__ = ("arg", "data", "error", "kind", "result", "sent_at", "waiter")
+
+    def __init__(self, kind: Kind[T], data: Payload, arg: int | str | None = None) -> None:
+        self.kind = kind
+        self.data = data
+        self.arg = arg
+        self.error: JackdError | None = None
+        self.result: T
+        #: Free for the shell: the asyncio client keeps the caller's waiter here.
+        self.waiter: Any = None
+        #: When a reserve was sent (a shell's clock), to replay it with the time it has left.
+        self.sent_at = 0.0
+
+    @property
+    def name(self) -> str:
+        """The protocol's name of the command (``reserve`` also for reserve-with-timeout)."""
+        return self.kind.name
+
+    @property
+    def parse(self) -> ReplyParser[T]:
+        """The kind's reply parser."""
+        return self.kind.parse
+
+    def describe(self) -> str:
+        """The command as a person would name it in an error: ``delete 42``, ``use emails``."""
+        if self.arg is None:
+            return self.kind.name
+        if self.kind.name == "reserve":
+            return f"reserve-with-timeout {self.arg}"
+        return f"{self.kind.name} {self.arg}"
+
+    def __repr__(self) -> str:
+        return f"<Command {self.describe()}>"
 
 
 class Core:
-    """Receive buffer, reply framing and FIFO of commands waiting for replies."""
+    """Receive buffer, reply framing, the FIFO of commands waiting for replies, and the session.
+
+    ``label`` names the server in error messages (``beanstalkd at host:port``). ``session``
+    is what the replies taught about this connection (see ``jackd._session``); it survives
+    ``reset``, which starts a new connection.
+    """
 
     __slots__ = (
         "_big",
+        "_big_base",
+        "_big_chunks",
         "_big_got",
+        "_big_need",
         "_big_parts",
         "_buf",
         "_end",
@@ -89,31 +181,69 @@ class Core:
         "_start",
         "_view",
         "failure",
+        "label",
         "pending",
+        "session",
     )
 
-    def __init__(self, buffer_size: int = 1 << 16) -> None:
+    def __init__(
+        self,
+        buffer_size: int = 1 << 16,
+        label: str = "beanstalkd",
+        session: Session | None = None,
+    ) -> None:
         # The buffer is never resized: get_buffer hands out views of it, and a bytearray with
         # live views cannot change size.
         self._buf = bytearray(buffer_size)
         self._view = memoryview(self._buf)
+        self.label = label
+        if session is None:
+            from ._session import Session
+
+            session = Session()
+        self.session: Session = session
+        self.pending: deque[Command[Any]] = deque()
+        self._clear()
+
+    def _clear(self) -> None:
         self._start = 0  # first unconsumed byte
         self._end = 0  # one past the last byte received
         self._scan = 0  # where the CRLF search resumes
-        self._big: bytearray | None = None  # chunk + CRLF of a large body being read
+        # A large chunk being read: the buffer now filling, the ones already full, how many
+        # bytes it has and needs in all (chunk + CRLF), and the reply line it belongs to.
+        self._big: bytearray | None = None
+        self._big_chunks: list[bytearray] = []
+        self._big_base = 0  # bytes in the full buffers of _big_chunks
         self._big_got = 0
+        self._big_need = 0
         self._big_parts: list[bytes] = []
         #: Commands sent and not yet answered, oldest first.
-        self.pending: deque[Command[Any]] = deque()
+        self.pending.clear()
         #: Set once the stream can no longer be trusted; the shell must then close.
         self.failure: JackdError | None = None
+
+    def reset(self) -> Session:
+        """Start over for a new connection; return the tubes the old one had.
+
+        The buffer and the pending FIFO are emptied (the caller has taken what it needs of
+        them), and the session learns that the server dropped the connection, so its
+        reservations are gone. The returned tubes are what a new connection must be brought
+        back to.
+        """
+        self._clear()
+        return self.session.connection_lost()
 
     # -- feeding bytes -----------------------------------------------------------------------
 
     def get_buffer(self, sizehint: int = -1) -> memoryview:
         """Return a writable view to read the next bytes from the server into."""
-        if self._big is not None:
-            return memoryview(self._big)[self._big_got :]
+        big = self._big
+        if big is not None:
+            got = self._big_got - self._big_base
+            if got == len(big):
+                big = self._next_big_buffer(big)
+                got = 0
+            return memoryview(big)[got:]
         end = self._end
         if not end:
             return self._view  # the usual case between replies: no slice to make
@@ -148,7 +278,7 @@ class Core:
 
     def _compact(self) -> None:
         # Framing keeps unread data under half the buffer (lines are short, chunks that do
-        # not fit go to a buffer of their own), so compaction always frees room.
+        # not fit go to buffers of their own), so compaction always frees room.
         unread = self._end - self._start
         self._buf[:unread] = self._buf[self._start : self._end]
         self._scan -= self._start
@@ -158,29 +288,33 @@ class Core:
     # -- framing -----------------------------------------------------------------------------
 
     def receive(self) -> Command[Any] | None:
-        """Frame the next complete reply and hand it to the oldest pending command.
+        """Frame the next complete reply and deliver it to the oldest pending command.
 
         Returns that command, its ``result`` or ``error`` set, or None when more bytes are
-        needed. Raises ProtocolError (and sets ``failure``) on bytes that make no sense.
+        needed. Raises ProtocolError (and sets ``failure``) on bytes that make no sense; the
+        command then stays pending, for the shell to fail.
         """
         reply = self.frame()
         if reply is None:
             return None
-        return self._deliver(*reply)
+        if not self.pending:
+            self._fail(f"reply {b' '.join(reply[0])[:60]!r} with no command waiting for it")
+        cmd = self.deliver(self.pending[0], *reply)
+        self.pending.popleft()
+        return cmd
 
     def read_reply(self, recv_into: Callable[[memoryview], int]) -> Reply:
         """Read with ``recv_into`` until one whole reply is framed, and return it.
 
         For a shell with exactly one command in flight and nothing buffered, such as the
-        blocking client: it skips the pending FIFO, and the shell applies the command's parser
-        itself, passing what it raises through ``explain``. ``recv_into`` returning 0 means
-        the server closed the connection.
+        blocking client: it skips the pending FIFO, and the shell passes the reply to
+        ``deliver`` itself. ``recv_into`` returning 0 means the server closed the connection.
         """
         while True:
             # The usual case, an empty buffer, without the call to get_buffer.
             n = recv_into(self._view if not self._end and self._big is None else self.get_buffer())
             if not n:
-                raise ConnectionLostError("beanstalkd closed the connection")
+                raise ConnectionLostError(f"{self.label} closed the connection")
             if self._big is not None:
                 self._big_got += n
             else:
@@ -200,9 +334,8 @@ class Core:
         """
         if self.failure is not None:
             raise self.failure
-        big = self._big
-        if big is not None:
-            return self._finish_big(big)
+        if self._big is not None:
+            return self._finish_big()
         buf = self._buf
         start = self._start
         end = self._end
@@ -238,20 +371,44 @@ class Core:
             # Wait for the rest in this buffer; there is room once consumed bytes go.
             self._scan = eol
             return None
-        big = bytearray(size + 2)
+        # A chunk too large for the buffer goes to buffers of its own. Memory follows the
+        # bytes that arrive, not the size the header claims: the first buffer holds what is
+        # here plus room for one more read, and each next one doubles what came so far.
         have = end - first
+        big = bytearray(min(size + 2, max(have + _BIG_FIRST, 2 * have)))
         big[:have] = buf[first:end]
-        self._big, self._big_got, self._big_parts = big, have, parts
+        self._big, self._big_chunks, self._big_base, self._big_got = big, [], 0, have
+        self._big_need, self._big_parts = size + 2, parts
         self._start = self._end = self._scan = 0
-        return None
+        return self._finish_big()
 
-    def _finish_big(self, big: bytearray) -> Reply | None:
-        if self._big_got < len(big):
+    def _next_big_buffer(self, full: bytearray) -> bytearray:
+        self._big_chunks.append(full)
+        self._big_base += len(full)
+        got = self._big_got
+        big = bytearray(min(self._big_need - got, max(got, _BIG_FIRST)))
+        self._big = big
+        return big
+
+    def _finish_big(self) -> Reply | None:
+        last = self._big
+        if last is None or self._big_got < self._big_need:
             return None
-        if big[-2:] != _CRLF:
+        pieces = [memoryview(c) for c in (*self._big_chunks, last)]
+        # Cut the CRLF off the end of the views (it may straddle two), then join them, so
+        # the body is copied once.
+        tail = b""
+        while len(tail) < 2:
+            piece = pieces[-1]
+            take = min(2 - len(tail), len(piece))
+            tail = bytes(piece[len(piece) - take :]) + tail
+            pieces[-1] = piece[: len(piece) - take]
+            if not pieces[-1]:
+                pieces.pop()
+        if tail != _CRLF:
             self._fail("reply chunk not followed by CRLF")
-        self._big = None
-        return self._big_parts, bytes(memoryview(big)[:-2])
+        self._big, self._big_chunks, self._big_base = None, [], 0
+        return self._big_parts, b"".join(pieces)
 
     def _chunk_size(self, parts: list[bytes]) -> int:
         field = parts[-1]
@@ -262,39 +419,50 @@ class Core:
             self._fail(f"chunk of {size} bytes is larger than beanstalkd allows")
         return size
 
-    def _deliver(self, parts: list[bytes], body: bytes | None) -> Command[Any]:
-        if not self.pending:
-            self._fail(f"reply {b' '.join(parts)[:60]!r} with no command waiting for it")
-        cmd = self.pending[0]
+    # -- delivery ----------------------------------------------------------------------------
+
+    def deliver(self, cmd: Command[T], parts: list[bytes], body: bytes | None) -> Command[T]:
+        """Give a framed reply to its command: set its result or error, update the session.
+
+        This is the one path every reply takes, in both shells, for single commands and
+        batches alike. A reply that makes no sense raises ProtocolError and sets
+        ``failure``; the command is then left as it was.
+        """
+        kind = cmd.kind
         try:
-            cmd.result = cmd.parse(parts, body)
+            cmd.result = kind.parse(parts, body)
+        except ServerError as exc:
+            cmd.error = self._refused(cmd, exc)
         except Exception as exc:
-            error = self.explain(cmd.name, exc, parts)
-            if not isinstance(error, ServerError):
-                raise error from None  # the command stays pending, for the shell to fail
-            cmd.error = error
-        self.pending.popleft()
+            raise self._nonsense(cmd, exc, parts) from None
+        if kind.tracked:
+            self.session.apply(cmd)
         return cmd
 
-    def explain(self, name: str, exc: Exception, parts: list[bytes]) -> Exception:
-        """Return what a reply parser's exception means, and set ``failure`` if it is fatal.
+    def _refused(self, cmd: Command[Any], exc: ServerError) -> ServerError:
+        """Name the command in a server error; note when the stream can no longer be trusted.
 
-        Nonsense becomes a ProtocolError. A put line the server rejected stays a ServerError,
-        but is fatal all the same: the server then reads the body as commands, and the
-        replies to come can no longer be matched to anything sent.
+        A put line the server rejected is fatal all the same: the server then reads the
+        body as commands, and the replies to come can no longer be matched to anything sent.
         """
-        if isinstance(exc, ServerError):
-            if name == "put" and isinstance(exc, (BadFormatError, UnknownCommandError)):
-                self.failure = ConnectionLostError(
-                    "connection closed: the server rejected a put line and may read its body "
-                    "as commands"
-                )
-            return exc
-        if not isinstance(exc, ProtocolError):
-            exc = ProtocolError(f"malformed reply to {name}: {b' '.join(parts)[:60]!r} ({exc})")
-        self.failure = exc
+        exc.args = (describe_refusal(exc, cmd.describe(), cmd.kind.name),)
+        if cmd.kind.name == "put" and isinstance(exc, (BadFormatError, UnknownCommandError)):
+            self.failure = ConnectionLostError(
+                f"connection to {self.label} closed: the server rejected a put line and may "
+                "read its body as commands"
+            )
         return exc
 
+    def _nonsense(self, cmd: Command[Any], exc: Exception, parts: list[bytes]) -> JackdError:
+        # Show what came, the line and whatever followed it, so a reader can tell what kind
+        # of server this is (an HTTP or Redis server answers in its own way).
+        seen = b" ".join(parts) + b"\r\n" + bytes(self._buf[self._start : self._end])
+        why = exc if isinstance(exc, ProtocolError) else f"bad reply to {cmd.describe()}: {exc}"
+        self.failure = ProtocolError(
+            f"{self.label}: {why}; the reply began {seen[:80]!r} (is this a beanstalkd server?)"
+        )
+        return self.failure
+
     def _fail(self, message: str) -> NoReturn:
-        self.failure = ProtocolError(message)
+        self.failure = ProtocolError(f"{self.label}: {message}")
         raise self.failure

@@ -10,11 +10,16 @@ sharing that client wait too: give each consumer thread its own client, or use
 from __future__ import annotations
 
 import contextlib
+import logging
+import math
+import os
 import socket
 import threading
+import time
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import _commands as cmds
 from ._address import Address, Endpoint, parse_address
@@ -28,9 +33,11 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError
-from ._io import exchange, gather, lost, open_socket, send_buffers
+from ._io import closing_reason, exchange, gather, lost, open_socket, send_buffers
 from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
 from ._protocol import Command, Core
+from ._reconnect import Reconnect, reconnect_policy
+from ._session import unknown_fate
 from ._stats import JobStats, ServerStats, TubeStats
 
 T = TypeVar("T")
@@ -38,15 +45,22 @@ T = TypeVar("T")
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection to be established when none is given."""
 
+log = logging.getLogger("jackd")
+
+#: Every live Client, so that a fork can make the child forget its parent's sockets.
+_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+#: Between these checks a reconnect's wait notices close(), even from a signal handler.
+_WAIT_SLICE = 0.05
+
 
 def check_timeout(value: float | None, what: str) -> float | None:
-    """Validate a socket timeout: None (wait forever) or a positive number of seconds."""
+    """Validate a socket timeout: None (wait forever) or a finite positive number of seconds."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{what} must be a number of seconds or None")
-    if not value > 0:
-        raise ValueError(f"{what} must be positive, got {value}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{what} must be a finite positive number of seconds or None, got {value}")
     return float(value)
 
 
@@ -54,10 +68,16 @@ class Client:
     """A connection to one beanstalkd server.
 
     ``address`` takes ``"host:port"``, ``"host"``, ``"[::1]:11300"``, ``("host", port)``,
-    ``"beanstalk://host[:port]"`` or ``"unix:///path/to.sock"``; None means localhost:11300.
+    ``"beanstalk://host[:port]"`` or ``"unix:///path/to.sock"``; None means the
+    ``BEANSTALKD_URL`` environment variable, or localhost:11300 when it is not set.
     ``timeout`` bounds every wait on the socket (None waits forever): when it runs out the call
     raises ``TimeoutError`` and the connection is closed, since the reply may still come.
     ``connect_timeout`` bounds establishing the connection.
+
+    ``reconnect`` (True, or a ``jackd.Reconnect`` policy) makes the client reconnect when the
+    connection is lost, restoring the used tube and the watch list before anything else is
+    sent; see the README's section on reconnecting for what is sent again and what is not.
+    Without it, a lost connection stays lost: every later call raises ``ConnectionLostError``.
 
     The client connects at once; a failure raises ``ConnectionLostError``, a ``ConnectionError``.
     It is safe to share between threads (see the module documentation about ``reserve``).
@@ -69,21 +89,35 @@ class Client:
         *,
         timeout: float | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        reconnect: bool | Reconnect = False,
     ) -> None:
         self.endpoint: Endpoint = parse_address(address)
         """Where this client is connected."""
         self.timeout: float | None = check_timeout(timeout, "timeout")
         """Socket read/write timeout in seconds, or None."""
-        connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        self.reconnect: Reconnect | None = reconnect_policy(reconnect)
+        """The reconnect policy, or None when a lost connection stays lost."""
+        self.reconnects = 0
+        """How many times this client has reconnected after losing its connection."""
         self._lock = threading.Lock()
-        self._core = Core()
+        self._owner = 0  # the thread running a command, so close() can tell it is that thread
+        self._core = Core(label=f"beanstalkd at {self.endpoint}")
         self._max_job_size: int | None = None
         self._closed_because: JackdError | None = None
-        self._closing = False
-        sock = open_socket(self.endpoint, connect_timeout)
-        sock.settimeout(self.timeout)
-        self._sock_timeout = self.timeout
-        self._sock: socket.socket | None = sock
+        self._closing = False  # close() was called: say so, and reconnect no more
+        self._sock_timeout: float | None = None
+        self._sock: socket.socket | None = None
+        _CLIENTS.add(self)
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                if self.reconnect is None:
+                    self._sock = self._open()
+                else:
+                    self._reconnect(None)
+            finally:
+                self._owner = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -104,24 +138,46 @@ class Client:
 
     @property
     def closed(self) -> bool:
-        """True once the connection is closed, by ``close``/``quit`` or because it was lost."""
+        """True while not connected: after ``close``/``quit``, or once lost (until reconnected)."""
         return self._sock is None
 
-    def close(self) -> None:
-        """Close the connection. Safe to call from any thread, and more than once.
+    def connect(self) -> Client:
+        """Open the connection again after ``close`` or a loss, restoring the session.
 
-        A thread blocked in ``reserve`` on this client wakes up with ``ConnectionLostError``;
-        jobs it had reserved go back to the ready queue at once.
+        The used tube and the watch list are set up as they were; jobs reserved on the old
+        connection were released by the server and count as lost (``ReservationLostError``).
+        Does nothing if the client is connected. Uses the reconnect policy, if any, for
+        its attempts; without one it tries once.
         """
-        sock = self._sock
-        if sock is None:
-            return
-        # A thread blocked in reserve wakes up with an error of its own; this makes it, and
-        # every later call, say why.
+        with self._lock:
+            self._owner = threading.get_ident()
+            try:
+                if self._sock is None:
+                    self._closing = False
+                    self._reconnect(self._closed_because, self.reconnect or Reconnect(1))
+            finally:
+                self._owner = 0
+        return self
+
+    def close(self) -> None:
+        """Close the connection. Safe to call from any thread, a signal handler, and twice.
+
+        A call blocked on this client (say, in ``reserve``) wakes up with
+        ``ConnectionLostError``; jobs it had reserved go back to the ready queue at once. The
+        client does not reconnect after ``close`` until ``connect`` is called.
+        """
+        # A call blocked in reserve wakes up with an error of its own; this makes it, and
+        # every later call, say why, and stops any reconnect under way.
         self._closing = True
-        with contextlib.suppress(OSError):
-            # Wakes a thread blocked in recv on this socket; closing alone would not.
-            sock.shutdown(socket.SHUT_RDWR)
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # Wakes a thread blocked in recv on this socket; closing alone would not.
+                sock.shutdown(socket.SHUT_RDWR)
+        if self._owner == threading.get_ident():
+            # Called from a signal handler (or a hook) inside this thread's own call, which
+            # holds the lock: that call wakes from the shutdown and closes the socket itself.
+            return
         with self._lock:
             self._drop(ConnectionLostError("the client was closed"))
 
@@ -131,10 +187,11 @@ class Client:
         If another thread holds the connection (say, blocked in ``reserve``), the server would
         not read the ``quit`` anyway, so this just closes, as ``close`` does.
         """
-        if not self._lock.acquire(blocking=False):
+        if self._owner == threading.get_ident() or not self._lock.acquire(blocking=False):
             self.close()
             return
         try:
+            self._closing = True
             sock = self._sock
             if sock is None:
                 return
@@ -151,35 +208,143 @@ class Client:
             sock.close()
         self._core.pending.clear()
 
+    def _open(self) -> socket.socket:
+        sock = open_socket(self.endpoint, self.connect_timeout)
+        sock.settimeout(self.timeout)
+        self._sock_timeout = self.timeout
+        return sock
+
+    def _reconnect(self, reason: JackdError | None, policy: Reconnect | None = None) -> None:
+        """Connect again within the policy's attempts and restore the session's tubes.
+
+        Called with the lock held and no socket. Raises ConnectionLostError, saying how many
+        attempts were made and the last error, when they run out or ``close`` is called.
+        """
+        policy = policy or self.reconnect
+        assert policy is not None  # for mypy: callers only come here with a policy
+        core = self._core
+        target = core.reset() if reason is not None else core.session.tubes()
+        if reason is not None:
+            log.warning("lost the connection to %s (%s); reconnecting", self.endpoint, reason)
+        attempts = 0
+        last: BaseException | None = None
+        for wait in policy.waits():
+            if not self._pause(wait):
+                break
+            attempts += 1
+            try:
+                sock = self._open()
+            except ConnectionLostError as exc:
+                last = exc
+                log.info("attempt %d to connect to %s failed: %s", attempts, self.endpoint, exc)
+                continue
+            try:
+                steps = core.session.steps_to(target)
+                if steps:
+                    core.pending.extend(steps)
+                    patience = self.timeout or self.connect_timeout
+                    exchange(sock, core, gather(c.data for c in steps), len(steps), patience)
+                    for step in steps:
+                        if step.error is not None:
+                            raise step.error
+            except (OSError, JackdError) as exc:
+                sock.close()
+                core.reset()
+                last = exc
+                continue
+            self._sock = sock
+            self._closed_because = None
+            if reason is not None:
+                self.reconnects += 1
+                log.info("reconnected to %s (attempt %d)", self.endpoint, attempts)
+            return
+        if self._closing:
+            raise ConnectionLostError("the client was closed")
+        error = ConnectionLostError(
+            f"cannot connect to beanstalkd at {self.endpoint}: gave up after {attempts} "
+            f"attempt{'s' if attempts != 1 else ''}; last error: {last}"
+        )
+        self._closed_because = error
+        raise error from last
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before an attempt; False as soon as close() is called."""
+        deadline = time.monotonic() + seconds
+        while not self._closing:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            # Short sleeps, not an Event: close() may come from a signal handler in this
+            # very thread, which must not wait for a lock this thread holds.
+            time.sleep(min(left, _WAIT_SLICE))
+        return False
+
+    def _socket(self) -> socket.socket:
+        """The connected socket; reconnects first if the policy says so (lock held)."""
+        sock = self._sock
+        if sock is not None:
+            return sock
+        if self.reconnect is None or self._closing:
+            raise ConnectionLostError(f"not connected: {self._closed_because}")
+        self._reconnect(self._closed_because)
+        assert self._sock is not None  # for mypy: _reconnect returns only once connected
+        return self._sock
+
+    def _forget_after_fork(self) -> None:
+        """In a child process: the socket is the parent's; never touch it again."""
+        self._lock = threading.Lock()
+        self._owner = 0
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            # Closing our copy of the descriptor leaves the parent's connection as it was;
+            # shutdown would end it for both processes.
+            sock.close()
+            self._closed_because = ConnectionLostError(
+                "this client's connection belongs to the parent process: the client was used "
+                "after os.fork(); connect() (or reconnect=True) opens one of the child's own"
+            )
+            self._core.reset()
+
     # -- running commands --------------------------------------------------------------------
 
     def _run(self, cmd: Command[T], wait: float | None) -> T:
         with self._lock:
-            sock = self._sock
-            if sock is None:
-                raise ConnectionLostError(f"not connected: {self._closed_because}")
-            core = self._core
+            self._owner = threading.get_ident()
             try:
-                if wait != self._sock_timeout:
-                    sock.settimeout(wait)
-                    self._sock_timeout = wait
-                data = cmd.data
-                if isinstance(data, bytes):
-                    sock.sendall(data)
-                else:
-                    send_buffers(sock, data)
-                # One command in flight and nothing buffered between commands (each reads
-                # its reply to the end), so the pending FIFO has nothing to do here.
-                parts, body = core.read_reply(sock.recv_into)
-            except BaseException as exc:
-                self._raise_lost(exc, wait)
-            try:
-                return cmd.parse(parts, body)
-            except Exception as exc:
-                error = core.explain(cmd.name, exc, parts)
-                if core.failure is not None:
-                    self._drop(core.failure)
-                raise error from None
+                if cmd.kind.holds_job:
+                    refused = self._core.session.refuse(cmd)
+                    if refused is not None:
+                        raise refused
+                core = self._core
+                while True:
+                    sock = self._sock or self._socket()
+                    try:
+                        if wait != self._sock_timeout:
+                            sock.settimeout(wait)
+                            self._sock_timeout = wait
+                        if cmd.kind.reserves:
+                            cmd.sent_at = time.monotonic()
+                        data = cmd.data
+                        if isinstance(data, bytes):
+                            sock.sendall(data)
+                        else:
+                            send_buffers(sock, data)
+                        # One command in flight and nothing buffered between commands (each
+                        # reads its reply to the end), so the pending FIFO has nothing to do.
+                        parts, body = core.read_reply(sock.recv_into)
+                        break
+                    except BaseException as exc:
+                        self._recover(exc, wait, [cmd])
+                try:
+                    core.deliver(cmd, parts, body)
+                finally:
+                    if core.failure is not None:
+                        self._drop(core.failure)
+                if cmd.error is not None:
+                    raise cmd.error
+                return cmd.result
+            finally:
+                self._owner = 0
 
     def _run_batch(self, batch: Batch) -> list[Command[Any]]:
         commands = batch.commands
@@ -189,28 +354,65 @@ class Client:
             return commands
         wait = batch.wait(self.timeout)
         with self._lock:
-            sock = self._sock
-            if sock is None:
-                raise ConnectionLostError(f"not connected: {self._closed_because}")
-            core = self._core
+            self._owner = threading.get_ident()
             try:
-                core.pending.extend(commands)
-                exchange(sock, core, gather(cmd.data for cmd in commands), len(commands), wait)
-            except BaseException as exc:
-                self._raise_lost(exc, wait)
-            if core.failure is not None:
-                self._drop(core.failure)
+                core = self._core
+                todo = [cmd for cmd in commands if not self._refused(cmd)]
+                while todo:
+                    sock = self._sock or self._socket()
+                    try:
+                        now = time.monotonic()
+                        for cmd in todo:
+                            cmd.sent_at = now
+                        core.pending.extend(todo)
+                        exchange(sock, core, gather(cmd.data for cmd in todo), len(todo), wait)
+                        break
+                    except BaseException as exc:
+                        todo = self._recover(exc, wait, list(core.pending))
+                if core.failure is not None:
+                    self._drop(core.failure)
+            finally:
+                self._owner = 0
         return commands
 
-    def _raise_lost(self, exc: BaseException, wait: float | None) -> NoReturn:
-        """Close the connection, whose state is unknown after ``exc``, and raise."""
+    def _refused(self, cmd: Command[Any]) -> bool:
+        if cmd.kind.holds_job:
+            cmd.error = self._core.session.refuse(cmd)
+        return cmd.error is not None
+
+    def _recover(
+        self, exc: BaseException, wait: float | None, unanswered: list[Command[Any]]
+    ) -> list[Command[Any]]:
+        """Deal with ``exc``, raised mid-command; return the commands to send again.
+
+        The connection's state is unknown after it, so it is closed. With a reconnect policy,
+        and when the connection was lost (not timed out or interrupted), the client
+        reconnects; commands that are safe to replay are returned to be sent again, and the
+        rest get a ConnectionLostError saying they may or may not have taken effect. Without
+        a policy, or when reconnecting fails, this raises.
+        """
         err = lost(exc, self.endpoint, wait)
         if self._closing:
             err = ConnectionLostError("the client was closed")
-        self._drop(err if isinstance(err, JackdError) else ConnectionLostError(str(err)))
-        if err is exc:
-            raise exc
-        raise err from exc
+        command = unanswered[0].describe() if unanswered else "a command"
+        self._drop(closing_reason(err, self.endpoint, command))
+        if self.reconnect is None or self._closing or not isinstance(err, ConnectionLostError):
+            if err is exc:
+                raise exc
+            raise err from exc
+        self._reconnect(cast(JackdError, self._closed_because))
+        now = time.monotonic()
+        again: list[Command[Any]] = []
+        for cmd in unanswered:
+            if cmd.kind.replayable:
+                cmds.rearm(cmd, now - cmd.sent_at)
+                again.append(cmd)
+            else:
+                cmd.error = unknown_fate(cmd, self._core.label, "the client has reconnected")
+        if len(unanswered) == 1 and not again:
+            # A single command: its caller gets the error now.
+            raise cast(JackdError, unanswered[0].error) from exc
+        return again
 
     def _job_size_limit(self) -> int:
         if self._max_job_size is None:
@@ -418,6 +620,18 @@ def connect(
     *,
     timeout: float | None = None,
     connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+    reconnect: bool | Reconnect = False,
 ) -> Client:
-    """Connect to beanstalkd and return a Client (usable as a context manager)."""
-    return Client(address, timeout=timeout, connect_timeout=connect_timeout)
+    """Connect to beanstalkd and return a Client (usable as a context manager).
+
+    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300.
+    """
+    return Client(address, timeout=timeout, connect_timeout=connect_timeout, reconnect=reconnect)
+
+
+def _forget_sockets_after_fork() -> None:
+    for client in list(_CLIENTS):
+        client._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_sockets_after_fork)

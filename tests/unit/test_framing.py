@@ -593,7 +593,8 @@ def test_bad_format_to_other_commands_keeps_the_connection(make: Any) -> None:
 
 def test_command_repr_and_fields() -> None:
     cmd = cmds.delete(5)
-    assert repr(cmd) == "<Command delete>"
+    assert repr(cmd) == "<Command delete 5>"
+    assert cmd.arg == 5
     assert cmd.name == "delete"
     assert cmd.error is None
     assert cmd.waiter is None

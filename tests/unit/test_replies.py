@@ -266,7 +266,8 @@ def test_specific_error_replies(make: Make, status: bytes, cls: type[ServerError
     assert core.feed(status + b"\r\nDELETED\r\n") == [first, second]
     assert type(first.error) is cls
     assert first.error.status == status.decode()
-    assert str(first.error) == status.decode()
+    # The message names the command and its argument, then the status.
+    assert str(first.error).startswith(f"{first.describe()}: {status.decode()}")
     assert not hasattr(first, "result")
     assert second.error is None
     assert core.failure is None
