@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from . import _commands as cmds
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, Body, Job, Seconds
-from ._errors import DeadlineSoonError, JackdError, TimedOutError
+from ._errors import DeadlineSoonError, TimedOutError
 from ._protocol import Command
 
 P = TypeVar("P", bound="PipelineBase")
@@ -41,7 +41,7 @@ class Batch:
 def outcomes(batch: list[Command[Any]], raise_on_error: bool) -> list[Any]:
     """The results of answered commands, in order; errors raised or returned as instances."""
     results: list[Any] = []
-    first_error: JackdError | None = None
+    first_error: Exception | None = None
     for cmd in batch:
         if cmd.error is None:
             results.append(cmd.result)

@@ -131,7 +131,7 @@ class Command(Generic[T]):
         self.kind = kind
         self.data = data
         self.arg = arg
-        self.error: JackdError | None = None
+        self.error: Exception | None = None
         self.result: T
         #: Free for the shell: the asyncio client keeps the caller's waiter here.
         self.waiter: Any = None

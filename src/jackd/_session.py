@@ -27,6 +27,7 @@ from ._errors import (
     ReservationLostError,
 )
 from ._protocol import Command
+from ._stats import JobStats
 
 _LOST = (
     "the job was reserved on a connection that has since been lost, and beanstalkd released "
@@ -143,3 +144,17 @@ def unknown_fate(cmd: Command[Any], label: str, why: str) -> ConnectionLostError
         f"{cmd.describe()}: the connection to {label} was lost after the command was sent, "
         f"so it may or may not have taken effect; {why}"
     )
+
+
+def put_back(job_id: int, stats: JobStats) -> Command[None]:
+    """The command that returns a job nobody will get to the state ``stats`` found it in.
+
+    ``stats`` were read before it was reserved (by a ``reserve-job``): a buried job is
+    buried again, a delayed one delayed by what was left of its delay. Read after a plain
+    reserve, they say ``reserved``, and the job goes back to ready. Its priority is kept.
+    """
+    if stats.state == "buried":
+        return cmds.bury(job_id, stats.pri)
+    if stats.state == "delayed":
+        return cmds.release(job_id, stats.pri, max(0, stats.time_left))
+    return cmds.release(job_id, stats.pri, 0)

@@ -21,11 +21,16 @@ behind it still wait for a job to arrive (or for ``reserve(timeout=...)`` to run
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import socket
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from . import _commands as cmds
 from ._address import Address, Endpoint, parse_address
@@ -34,26 +39,36 @@ from ._commands import (
     DEFAULT_MAX_JOB_SIZE,
     DEFAULT_PRIORITY,
     DEFAULT_TTR,
-    DEFAULT_TUBE,
     Body,
     Job,
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError, ProtocolError
+from ._io import tune
 from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
 from ._protocol import Command, Core, Payload
+from ._reconnect import Reconnect, reconnect_policy
+from ._session import Session, put_back, unknown_fate
 from ._stats import JobStats, ServerStats, TubeStats
 from .client import DEFAULT_CONNECT_TIMEOUT, check_timeout
 
 T = TypeVar("T")
-R = TypeVar("R")
+
+log = logging.getLogger("jackd")
 
 #: Writes smaller than this are gathered into one ``write`` per event-loop iteration.
 _GATHER_BELOW = 1 << 16
 
+#: Every live AsyncClient, so that a fork can make the child forget its parent's transport.
+_CLIENTS: weakref.WeakSet[AsyncClient] = weakref.WeakSet()
+
 
 class _Protocol(asyncio.BufferedProtocol):
-    """Feeds the core from the transport and settles each command's waiter."""
+    """Feeds the core from the transport and settles each command.
+
+    Only the client's current protocol may act on it: callbacks of a transport the client
+    has already left behind (closed, or replaced by a reconnect) are ignored.
+    """
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
@@ -67,42 +82,67 @@ class _Protocol(asyncio.BufferedProtocol):
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # Commands are small and latency-bound; Nagle would hold each one back.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            tune(sock)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.core.get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
+        client = self.client
+        if client._protocol is not self:
+            return
         core = self.core
         core.buffer_updated(nbytes)
         try:
             while (cmd := core.receive()) is not None:
-                self.client._settle(cmd)
+                client._settle(cmd)
         except ProtocolError as exc:
             # The command whose reply made no sense gets the ProtocolError; the rest lose
             # their connection.
-            head = core.pending[0].waiter if core.pending else None
-            if isinstance(head, asyncio.Future) and not head.done():
-                head.set_exception(exc)
-            self.client._lose(ConnectionLostError(f"connection closed after {exc}"))
+            if core.pending:
+                client._answer(core.pending.popleft(), exc)
+            client._lose(ConnectionLostError(f"connection closed after {exc}"))
             return
         if core.failure is not None:
-            self.client._lose(core.failure)
+            client._lose(core.failure)
 
     def eof_received(self) -> bool:
-        self.client._lose(
-            ConnectionLostError(f"beanstalkd at {self.client.endpoint} closed the connection")
-        )
+        if self.client._protocol is self:
+            self.client._lose(
+                ConnectionLostError(f"beanstalkd at {self.client.endpoint} closed the connection")
+            )
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        reason = f": {exc}" if exc is not None else ""
-        self.client._lose(
-            ConnectionLostError(f"connection to beanstalkd at {self.client.endpoint} lost{reason}")
-        )
+        if self.client._protocol is self:
+            reason = f": {exc}" if exc is not None else ""
+            where = self.client.endpoint
+            lost = ConnectionLostError(f"connection to beanstalkd at {where} lost{reason}")
+            self.client._lose(lost)
         if not self.closed.done():
             self.closed.set_result(None)
+
+
+class _Waiter:
+    """What a caller waits on: one future for the replies to its commands (one, or a batch).
+
+    Replies arrive in order, so the commands answered so far are the first ``count - left``.
+    ``abandoned`` once the caller was cancelled: replies still to come are then undone as
+    they arrive, and those that came are undone at once.
+    """
+
+    __slots__ = ("abandoned", "commands", "future", "left", "undo")
+
+    def __init__(self, future: asyncio.Future[None], commands: list[Command[Any]]) -> None:
+        self.future = future
+        self.commands = commands
+        self.left = len(commands)
+        self.abandoned = False
+        #: What reverts the wanted tubes for tube changes already taken in (see _settle).
+        self.undo: list[Callable[[], None]] | None = None
+
+    def answered(self) -> list[Command[Any]]:
+        return self.commands[: len(self.commands) - self.left]
 
 
 class AsyncClient:
@@ -111,7 +151,10 @@ class AsyncClient:
     Takes the same arguments as ``jackd.Client``. Open it with ``await jackd.aio.connect(...)``,
     ``async with jackd.aio.connect(...) as client``, ``async with AsyncClient(...)``, or
     ``await client.connect()``. Every method of ``jackd.Client`` exists here as a coroutine
-    with the same arguments, defaults, results and errors.
+    with the same arguments, defaults, results and errors, and ``reconnect`` works the same
+    way: every task whose command was in flight when the connection dropped gets, in order,
+    its reply from the new connection (replayable commands) or a ``ConnectionLostError``
+    saying the command may or may not have taken effect.
     """
 
     def __init__(
@@ -120,34 +163,42 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        reconnect: bool | Reconnect = False,
     ) -> None:
         self.endpoint: Endpoint = parse_address(address)
         """Where this client connects."""
         self.timeout: float | None = check_timeout(timeout, "timeout")
         """Read/write timeout in seconds for each command, or None."""
         self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
+        self.reconnect: Reconnect | None = reconnect_policy(reconnect)
+        """The reconnect policy, or None when a lost connection stays lost."""
+        self.reconnects = 0
+        """How many times this client has reconnected after losing its connection."""
         self._protocol: _Protocol | None = None
         self._transport: asyncio.Transport | None = None
         self._closed_because: JackdError | None = ConnectionLostError(
             "not connected yet: await client.connect() first"
         )
+        self._closing = False  # close() was called: no reconnecting until connect()
         self._max_job_size: int | None = None
-        self._reset()
-
-    def _reset(self) -> None:
-        """Start from a new connection's state: nothing buffered or pending, default tubes."""
-        self._core = Core()
+        self._core = Core(label=f"beanstalkd at {self.endpoint}")
+        #: The tubes the callers asked for and got; the core's session has what the server
+        #: has. They differ only while a cancelled use/watch/ignore is being repaired, or
+        #: while a new connection is being brought back to them.
+        self._wanted = Session()
         self._outbox: list[bytes] = []
-        # The used and watched tubes the callers asked for, and what the server has now; they
-        # differ only after a cancelled use/watch/ignore took effect (see _sync_tubes).
-        self._used = self._server_used = DEFAULT_TUBE
-        self._watched = {DEFAULT_TUBE}
-        self._server_watched = {DEFAULT_TUBE}
-        # Commands not sent yet because a cancelled reserve still holds the line; see _issue.
+        # Commands not sent yet: a cancelled reserve still holds the line, the client's own
+        # repairs are under way, or it is reconnecting; see _issue.
         self._held: deque[Command[Any]] = deque()
         # Set when a caller is cancelled; cleared when _line_blocked finds nothing to wait for.
         self._maybe_blocked = False
         self._fixing = 0  # the client's own repair commands (see _fixup) not yet answered
+        self._changing = 0  # use/watch/ignore commands sent and not yet answered
+        self._reviving: asyncio.Task[None] | None = None
+        # The timeout of the oldest pending command counts from when it became the oldest.
+        self._timer: asyncio.TimerHandle | None = None
+        self._head_since = 0.0
+        _CLIENTS.add(self)
 
     @property
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -158,12 +209,27 @@ class AsyncClient:
     async def connect(self) -> AsyncClient:
         """Open the connection; a failure raises ``ConnectionLostError`` (a ConnectionError).
 
-        After ``close`` or a lost connection this opens a new one, which uses and watches
-        only the default tube again.
+        After ``close`` or a lost connection this opens a new one and restores the used tube
+        and the watch list before anything else is sent. With a reconnect policy, it makes as
+        many attempts as the policy allows.
         """
         if self._transport is not None:
             return self
-        self._reset()
+        self._closing = False
+        if self._reviving is None:
+            first = self._closed_because is not None and not self._closed_because.args[
+                0
+            ].startswith("not connected yet")
+            if first:
+                self._core.reset()
+            self._reviving = self._loop.create_task(self._revive([], first))
+        await asyncio.shield(self._reviving)
+        if self._transport is None:
+            raise ConnectionLostError(f"not connected: {self._closed_because}")
+        return self
+
+    async def _open(self) -> None:
+        """One attempt at a connection; ConnectionLostError if it fails."""
         loop = self._loop
         endpoint = self.endpoint
         if endpoint.path is not None:
@@ -173,14 +239,70 @@ class AsyncClient:
                 lambda: _Protocol(self), endpoint.host or "localhost", endpoint.port
             )
         try:
-            _, protocol = await asyncio.wait_for(opening, self.connect_timeout)
+            transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise ConnectionLostError(
                 f"cannot connect to beanstalkd at {endpoint}: {exc or 'timed out'}"
             ) from exc
+        if self._closing:
+            transport.abort()
+            raise ConnectionLostError("the client was closed")
         self._transport, self._protocol = protocol.transport, protocol
         self._closed_because = None
-        return self
+
+    async def _revive(self, unanswered: list[Command[Any]], lost: bool) -> None:
+        """Connect within the policy, restore the tubes, then send again what may be replayed.
+
+        ``unanswered`` are the commands that were in flight when the connection was lost, in
+        order; those that may not be sent twice get a ConnectionLostError once connected.
+        """
+        policy = self.reconnect or Reconnect(1)
+        attempts = 0
+        last: BaseException | None = None
+        try:
+            for wait in policy.waits():
+                if wait:
+                    await asyncio.sleep(wait)
+                if self._closing:
+                    break
+                attempts += 1
+                try:
+                    await self._open()
+                except ConnectionLostError as exc:
+                    last = exc
+                    log.info("attempt %d to connect to %s failed: %s", attempts, self.endpoint, exc)
+                    continue
+                if lost:
+                    self.reconnects += 1
+                    log.info("reconnected to %s (attempt %d)", self.endpoint, attempts)
+                self._resume(unanswered, started=time.monotonic())
+                return
+        finally:
+            self._reviving = None
+        if self._closing:
+            error = ConnectionLostError("the client was closed")
+        else:
+            error = ConnectionLostError(
+                f"cannot connect to beanstalkd at {self.endpoint}: gave up after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''}; last error: {last}"
+            )
+        self._closed_because = error
+        self._fail_all([*unanswered, *self._held], error)
+        self._held.clear()
+
+    def _resume(self, unanswered: list[Command[Any]], started: float) -> None:
+        """On a new connection: restore the tubes, replay, answer the rest, send the held."""
+        self._sync_tubes()
+        for cmd in unanswered:
+            waiter = cmd.waiter
+            if isinstance(waiter, _Waiter) and waiter.abandoned:
+                continue
+            if cmd.kind.replayable:
+                cmds.rearm(cmd, started - cmd.sent_at)
+                self._transmit(cmd)
+            else:
+                self._answer(cmd, unknown_fate(cmd, self._core.label, "the client has reconnected"))
+        self._send_held()
 
     async def __aenter__(self) -> AsyncClient:
         return await self.connect()
@@ -203,39 +325,86 @@ class AsyncClient:
         return self._transport is None
 
     async def close(self) -> None:
-        """Close the connection; tasks waiting on this client get ``ConnectionLostError``."""
+        """Close the connection at once; tasks waiting on this client get ConnectionLostError.
+
+        Data not yet sent is dropped: every command it belongs to fails anyway. The client
+        does not reconnect after ``close`` until ``connect`` is called.
+        """
+        self._closing = True
+        reviving = self._reviving
         protocol = self._protocol
         self._lose(ConnectionLostError("the client was closed"))
+        if reviving is not None:
+            reviving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reviving
         if protocol is not None:
             await protocol.closed
 
     async def quit(self) -> None:
         """Send ``quit`` and close the connection."""
-        if self._transport is not None:
-            self._send(b"quit\r\n", idle=False)
+        transport = self._transport
+        if transport is not None:
             self._flush()
+            transport.write(b"quit\r\n")
+            self._closing = True
+            protocol = self._protocol
+            self._lose(ConnectionLostError("the client sent quit"), graceful=True)
+            if protocol is not None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(protocol.closed), self.connect_timeout)
+                except asyncio.TimeoutError:
+                    transport.abort()
         await self.close()
 
-    def _lose(self, reason: JackdError) -> None:
-        """Fail every waiting command and close the transport; the first reason sticks."""
+    def _lose(self, reason: JackdError, graceful: bool = False) -> None:
+        """The connection is gone: close the transport, then reconnect or fail every waiter.
+
+        The first reason sticks. Unsent data is dropped (``abort``) unless ``graceful``.
+        """
         transport, self._transport = self._transport, None
         if transport is None:
+            if self._closing and self._reviving is None:
+                self._fail_all(list(self._held), reason)
+                self._held.clear()
             return
+        self._protocol = None
         self._closed_because = reason
         self._outbox.clear()
-        pending = [*self._core.pending, *self._held]
-        self._core.pending.clear()
-        self._held.clear()
-        for cmd in pending:
-            waiter = cmd.waiter
-            if isinstance(waiter, _Batch):
-                waiter = waiter.future
-            if isinstance(waiter, asyncio.Future) and not waiter.done():
-                waiter.set_exception(reason)
-        if self._core.failure is not None:
-            transport.abort()
-        else:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        unanswered = list(self._core.pending)
+        self._core.reset()
+        self._fixing = self._changing = 0
+        if graceful:
             transport.close()
+        else:
+            transport.abort()
+        if self.reconnect is not None and not self._closing:
+            log.warning("lost the connection to %s (%s); reconnecting", self.endpoint, reason)
+            self._reviving = self._loop.create_task(self._revive(unanswered, True))
+            return
+        self._fail_all([*unanswered, *self._held], reason)
+        self._held.clear()
+
+    def _fail_all(self, commands: list[Command[Any]], reason: JackdError) -> None:
+        for cmd in commands:
+            self._answer(cmd, reason)
+
+    def _forget_after_fork(self) -> None:
+        """In a child process: the transport is the parent's; never touch it again."""
+        if self._transport is not None or self._reviving is not None:
+            self._transport = self._protocol = None
+            self._reviving = self._timer = None
+            self._outbox = []
+            self._held = deque()
+            self._core.reset()
+            self._fixing = self._changing = 0
+            self._closed_because = ConnectionLostError(
+                "this client's connection belongs to the parent process: the client was used "
+                "after os.fork(); connect() (or reconnect=True) opens one of the child's own"
+            )
 
     # -- running commands --------------------------------------------------------------------
 
@@ -272,17 +441,27 @@ class AsyncClient:
         outbox.clear()
 
     def _issue(self, cmd: Command[Any], waiter: object) -> None:
-        """Send a caller's command, or hold it back while the line is being repaired.
+        """Send a caller's command, or hold it back while the line is not ready for it.
 
-        Two things hold commands back. A reserve whose caller was cancelled may still be
+        Three things hold commands back. A reserve whose caller was cancelled may still be
         waiting on the server, which answers nothing behind it: if it is answered with a job,
-        a reserve held here can take that job at once. And while the client's own repairs
+        a reserve held here can take that job at once. While the client's own repairs
         (releasing a job nobody will take, restoring tubes) are under way, later commands
-        must see their effect.
+        must see their effect. And while reconnecting there is no connection to send on.
         """
-        if self._transport is None:
-            raise ConnectionLostError(f"not connected: {self._closed_because}")
         cmd.waiter = waiter
+        if self._transport is None:
+            if self._reviving is None:
+                if self.reconnect is None or self._closing:
+                    raise ConnectionLostError(f"not connected: {self._closed_because}")
+                self._reviving = self._loop.create_task(self._revive([], True))
+            self._held.append(cmd)
+            return
+        if cmd.kind.holds_job:
+            refused = self._core.session.refuse(cmd)
+            if refused is not None:
+                self._answer(cmd, refused)
+                return
         if self._held or self._fixing or (self._maybe_blocked and self._line_blocked()):
             self._held.append(cmd)
             return
@@ -306,7 +485,42 @@ class AsyncClient:
         pending = self._core.pending
         idle = not pending
         pending.append(cmd)
+        kind = cmd.kind
+        if kind.changes:
+            self._changing += 1
+        if idle:
+            self._head_since = self._loop.time()
+            if self.timeout is not None and self._timer is None:
+                self._arm(self.timeout)
+        if kind.reserves:
+            cmd.sent_at = time.monotonic()
         self._send(cmd.data, idle)
+
+    def _arm(self, delay: float) -> None:
+        self._timer = self._loop.call_later(delay, self._check_timeout)
+
+    def _check_timeout(self) -> None:
+        """Time out the oldest pending command if its wait, counted from its turn, is over."""
+        self._timer = None
+        pending = self._core.pending
+        if not pending or self._transport is None:
+            return
+        head = pending[0]
+        wait = cmds.wait_for(head, self.timeout)
+        if wait is None:
+            return  # a blocking reserve: armed again once it is answered
+        left = self._head_since + wait - self._loop.time()
+        if left > 0:
+            self._arm(left)
+            return
+        pending.popleft()
+        self._answer(
+            head,
+            TimeoutError(
+                f"no reply from beanstalkd at {self.endpoint} within {wait} s; connection closed"
+            ),
+        )
+        self._lose(ConnectionLostError(f"{head.describe()} timed out after {wait} s"))
 
     def _line_blocked(self) -> bool:
         """Whether a cancelled reserve, use, watch or ignore is still on its way.
@@ -316,7 +530,8 @@ class AsyncClient:
         change to them is known.
         """
         blocked = any(
-            cmd.name in _SENSITIVE and _cancelled(cmd.waiter) for cmd in self._core.pending
+            (cmd.kind.reserves or cmd.kind.changes) and _abandoned(cmd.waiter)
+            for cmd in self._core.pending
         )
         self._maybe_blocked = blocked
         return blocked
@@ -324,170 +539,162 @@ class AsyncClient:
     def _hand_over(self, job: Job) -> None:
         """Give a job that a cancelled reserve got to the next held reserve, or release it."""
         held = self._held
-        while held and _cancelled(held[0].waiter):
+        while held and _abandoned(held[0].waiter):
             held.popleft()
-        if held and held[0].name == "reserve" and isinstance(held[0].waiter, asyncio.Future):
+        if held and held[0].kind.reserves and held[0].kind is not cmds.RESERVE_JOB:
             taker = held.popleft()
-            taker.result, taker.error = job, None
-            taker.waiter.set_result(self._compensation(taker))
+            self._answer(taker, None, job)
             return
-        self._release_later(job.id)
+        self._put_back(job.id, None)
 
     def _send_held(self) -> None:
         held = self._held
-        while held and not self._fixing and not (self._maybe_blocked and self._line_blocked()):
+        while (
+            held
+            and self._transport is not None
+            and not self._fixing
+            and not (self._maybe_blocked and self._line_blocked())
+        ):
             cmd = held.popleft()
-            if not _cancelled(cmd.waiter):
+            if not _abandoned(cmd.waiter):
                 self._transmit(cmd)
 
-    async def _run(self, cmd: Command[T], wait: float | None) -> T:
-        future: asyncio.Future[Callable[[], None] | None] = self._loop.create_future()
-        self._issue(cmd, future)
-        await self._wait(future, wait, _call)
+    async def _run(self, cmd: Command[T]) -> T:
+        future: asyncio.Future[None] = self._loop.create_future()
+        waiter = _Waiter(future, [cmd])
+        self._issue(cmd, waiter)
+        await self._wait(waiter)
         if cmd.error is not None:
             raise cmd.error
         return cmd.result
 
-    async def _wait(
-        self, future: asyncio.Future[R], wait: float | None, undo: Callable[[R], None]
-    ) -> None:
-        """Wait for the reply (or replies) a future stands for, bounded by ``wait``.
+    async def _wait(self, waiter: _Waiter) -> None:
+        """Wait for the replies a waiter stands for.
 
-        If this task is cancelled meanwhile, the reply still to come is dealt with when it
-        arrives (see _abandoned); one that already came is undone at once with ``undo``.
+        If this task is cancelled meanwhile, replies still to come are dealt with when they
+        arrive (see _abandoned_reply); those that came are undone at once.
         """
-        timer = None if wait is None else self._loop.call_later(wait, self._timed_out, future, wait)
         try:
-            await future
+            await waiter.future
         except asyncio.CancelledError:
-            if future.cancelled():
-                self._maybe_blocked = True
-            elif future.done():
-                undo(future.result())
+            waiter.abandoned = True
+            self._maybe_blocked = True
+            for undo in waiter.undo or ():
+                undo()
+            for cmd in waiter.answered():
+                if cmd.error is None and cmd.kind.reserves:
+                    self._put_back(cmd.result.id, _prior(waiter, cmd))
             raise
-        finally:
-            if timer is not None:
-                timer.cancel()
 
-    def _timed_out(self, future: asyncio.Future[Any], wait: float) -> None:
-        if future.done():
-            return
-        future.set_exception(
-            TimeoutError(
-                f"no reply from beanstalkd at {self.endpoint} within {wait} s; connection closed"
-            )
-        )
-        self._lose(ConnectionLostError(f"a command timed out after {wait} s"))
+    def _answer(
+        self, cmd: Command[Any], error: Exception | None, result: object = None
+    ) -> None:
+        """Settle a command with an outcome of the client's own (an error, or a job)."""
+        if error is None:
+            cmd.result, cmd.error = result, None
+        else:
+            cmd.error = error
+        waiter = cmd.waiter
+        if isinstance(waiter, _Waiter) and not waiter.abandoned:
+            self._taken(cmd, waiter)
+
+    def _taken(self, cmd: Command[Any], waiter: _Waiter) -> None:
+        waiter.left -= 1
+        if not waiter.left and not waiter.future.done():
+            waiter.future.set_result(None)
 
     def _settle(self, cmd: Command[Any]) -> None:
         """Called by the protocol for each answered command, in order."""
         waiter = cmd.waiter
-        name = cmd.name
-        if isinstance(waiter, asyncio.Future):
-            if not waiter.done():
-                # The undo goes along in case the task is cancelled before it resumes.
-                waiter.set_result(self._compensation(cmd))
-                if name in _TUBE_COMMANDS:
-                    self._track_tubes(cmd, wanted=True)
-            elif waiter.cancelled():
-                self._abandoned(cmd)
-        elif isinstance(waiter, _Batch):
-            if waiter.future.cancelled():
-                self._abandoned(cmd)
+        kind = cmd.kind
+        if isinstance(waiter, _Waiter):
+            if waiter.abandoned or waiter.future.cancelled():
+                waiter.abandoned = True
+                self._abandoned_reply(cmd, waiter)
             else:
-                if name in _TUBE_COMMANDS:
-                    self._track_tubes(cmd, wanted=True)
-                waiter.answered()
+                if kind.changes and cmd.error is None:
+                    # The caller has it now; should it be cancelled before it resumes, the
+                    # change is undone (see _wait).
+                    undo = self._want(cmd)
+                    if waiter.undo is None:
+                        waiter.undo = [undo]
+                    else:
+                        waiter.undo.append(undo)
+                self._taken(cmd, waiter)
         elif waiter is not None:
             waiter(cmd)
+        if kind.changes:
+            self._changing -= 1
+            if not self._changing:
+                self._sync_tubes()
+        pending = self._core.pending
+        if pending:
+            self._head_since = self._loop.time()
+            if self._timer is None and self.timeout is not None:
+                self._arm(self.timeout)
 
-    def _abandoned(self, cmd: Command[Any]) -> None:
+    def _abandoned_reply(self, cmd: Command[Any], waiter: _Waiter) -> None:
         """Deal with the reply to a command whose caller was cancelled."""
-        name = cmd.name
-        if name in _TUBE_COMMANDS:
-            self._track_tubes(cmd, wanted=False)
-        elif cmd.error is None and name == "reserve":
-            self._hand_over(cmd.result)
-        elif cmd.error is None and name == "reserve-job":
-            self._release_later(cmd.result.id)
-        if name in _SENSITIVE and not self._line_blocked():
+        kind = cmd.kind
+        if cmd.error is None and kind.reserves:
+            if kind is cmds.RESERVE_JOB:
+                self._put_back(cmd.result.id, _prior(waiter, cmd))
+            else:
+                self._hand_over(cmd.result)
+        if (kind.reserves or kind.changes) and not self._line_blocked():
             self._sync_tubes()
             self._send_held()
 
-    def _track_tubes(self, cmd: Command[Any], wanted: bool) -> None:
-        """Apply a use/watch/ignore reply to the server's tubes, and to the wanted ones."""
-        if cmd.error is not None:
-            return
-        if cmd.name == "use":
-            self._server_used = cmd.result
-            if wanted:
-                self._used = cmd.result
-            return
-        tube = _tube_of(cmd)
-        for tubes in (self._server_watched, self._watched) if wanted else (self._server_watched,):
-            if cmd.name == "watch":
-                tubes.add(tube)
+    def _want(self, cmd: Command[Any]) -> Callable[[], None]:
+        """Take a caller's tube change into the wanted tubes; return what reverts it."""
+        wanted = self._wanted
+        if cmd.kind.changes == "use":
+            used = wanted.used
+            wanted.apply(cmd)
+
+            def revert() -> None:
+                wanted.used = used
+                self._sync_tubes()
+
+            return revert
+        tube = cast(str, cmd.arg)
+        was_watched = tube in wanted.watched
+        wanted.apply(cmd)
+
+        def rewatch() -> None:
+            if was_watched:
+                wanted.watched[tube] = None
             else:
-                tubes.discard(tube)
+                wanted.watched.pop(tube, None)
+            self._sync_tubes()
+
+        return rewatch
 
     def _sync_tubes(self) -> None:
-        """Bring the server's used and watched tubes back to what the callers asked for.
+        """Bring the server's tubes back to what the callers asked for, once none is changing.
 
-        Watches go before ignores so that no ignore can hit NOT_IGNORED.
+        The core's session has what the server's replies said; the wanted one, what the
+        callers got. Repairs go out at once, and hold back later commands until answered.
         """
-        if self._server_used != self._used:
-            self._fixup(cmds.use(self._used), _ignore_reply)
-            self._server_used = self._used
-        for tube in sorted(self._watched - self._server_watched):
-            self._fixup(cmds.watch(tube), _ignore_reply)
-            self._server_watched.add(tube)
-        for tube in sorted(self._server_watched - self._watched):
-            self._fixup(cmds.ignore(tube), _ignore_reply)
-            self._server_watched.discard(tube)
+        if self._changing or self._transport is None:
+            return
+        for step in self._core.session.steps_to(self._wanted):
+            self._fixup(step, _ignore_reply)
 
-    def _compensation(self, cmd: Command[Any]) -> Callable[[], None] | None:
-        """What undoes ``cmd`` should its task be cancelled after the reply came."""
-        if cmd.error is not None:
-            return None
-        name = cmd.name
-        if name == "reserve" or name == "reserve-job":
-            job_id: int = cmd.result.id
-            return lambda: self._release_later(job_id)
-        if name == "use":
-            used = self._used
-            return lambda: self._want(used=used)
-        if name == "watch" or name == "ignore":
-            tube = _tube_of(cmd)
-            watched = tube in self._watched
-            return lambda: self._want(tube=tube, watched=watched)
-        return None
-
-    def _want(self, used: str | None = None, tube: str = "", watched: bool = False) -> None:
-        if used is not None:
-            self._used = used
-        elif watched:
-            self._watched.add(tube)
+    def _put_back(self, job_id: int, prior: JobStats | None) -> None:
+        """Give back a job nobody will get, as it was (read with stats-job when unknown)."""
+        if prior is not None:
+            self._fixup(put_back(job_id, prior), _ignore_reply)
         else:
-            self._watched.discard(tube)
-        self._sync_tubes()
+            self._fixup(cmds.stats_job(job_id), lambda stats: self._put_back_as(job_id, stats))
 
-    def _release_later(self, job_id: int) -> None:
-        """Release a job nobody will get, keeping its priority (read with stats-job)."""
-        self._fixup(cmds.stats_job(job_id), lambda stats: self._release(job_id, stats))
-
-    def _release_all(self, commands: list[Command[Any]]) -> None:
-        """Release the jobs a batch reserved, its task having been cancelled after all."""
-        for cmd in commands:
-            if cmd.error is None and cmd.name in ("reserve", "reserve-job"):
-                self._release_later(cmd.result.id)
-
-    def _release(self, job_id: int, stats: Command[JobStats]) -> None:
+    def _put_back_as(self, job_id: int, stats: Command[JobStats]) -> None:
         if stats.error is None:
-            self._fixup(cmds.release(job_id, stats.result.pri, 0), _ignore_reply)
+            self._fixup(put_back(job_id, stats.result), _ignore_reply)
 
     async def _job_size_limit(self) -> int:
         if self._max_job_size is None:
-            self._max_job_size = await self._run(cmds.max_job_size(), self.timeout)
+            self._max_job_size = await self._run(cmds.max_job_size())
         return self._max_job_size
 
     # -- producing ---------------------------------------------------------------------------
@@ -503,11 +710,11 @@ class AsyncClient:
         data = cmds.body_bytes(body)
         if len(data) > DEFAULT_MAX_JOB_SIZE:
             cmds.check_size(len(data), await self._job_size_limit())
-        return await self._run(cmds.put(data, priority, delay, ttr), self.timeout)
+        return await self._run(cmds.put(data, priority, delay, ttr))
 
     async def use(self, tube: str) -> str:
         """Put later jobs into ``tube`` (and peek and kick there); returns the tube's name."""
-        return await self._run(cmds.use(tube), self.timeout)
+        return await self._run(cmds.use(tube))
 
     # -- consuming ---------------------------------------------------------------------------
 
@@ -517,16 +724,25 @@ class AsyncClient:
         Without ``timeout`` this waits as long as it takes. With ``timeout`` (seconds) it
         raises ``TimedOutError`` when no job came in time. See ``jackd.Client.reserve``.
         """
-        cmd, wait = cmds.reserve_waiting(timeout, self.timeout)
-        return await self._run(cmd, wait)
+        return await self._run(cmds.reserve(timeout))
 
     async def reserve_job(self, job: Job | int) -> Job:
         """Reserve a specific job by id, in any tube, if it is ready, delayed or buried."""
-        return await self._run(cmds.reserve_job(job), self.timeout)
+        # The job's stats go along in the same write, so that if this task is cancelled the
+        # job can go back to the state it was in (buried, or delayed with its time left).
+        before, reserving = cmds.stats_job(job), cmds.reserve_job(job)
+        future: asyncio.Future[None] = self._loop.create_future()
+        waiter = _Waiter(future, [before, reserving])
+        self._issue(before, waiter)
+        self._issue(reserving, waiter)
+        await self._wait(waiter)
+        if reserving.error is not None:
+            raise reserving.error
+        return reserving.result
 
     async def delete(self, job: Job | int) -> None:
         """Delete a job: one reserved by this connection, or any ready, delayed or buried one."""
-        await self._run(cmds.delete(job), self.timeout)
+        await self._run(cmds.delete(job))
 
     async def release(
         self,
@@ -535,83 +751,83 @@ class AsyncClient:
         delay: Seconds = DEFAULT_DELAY,
     ) -> None:
         """Put a job reserved by this connection back: ready, or delayed by ``delay`` seconds."""
-        await self._run(cmds.release(job, priority, delay), self.timeout)
+        await self._run(cmds.release(job, priority, delay))
 
     async def bury(self, job: Job | int, priority: int = DEFAULT_PRIORITY) -> None:
         """Bury a job reserved by this connection; it waits until kicked."""
-        await self._run(cmds.bury(job, priority), self.timeout)
+        await self._run(cmds.bury(job, priority))
 
     async def touch(self, job: Job | int) -> None:
         """Ask for more time: restart the TTR of a job reserved by this connection."""
-        await self._run(cmds.touch(job), self.timeout)
+        await self._run(cmds.touch(job))
 
     async def watch(self, tube: str) -> int:
         """Add ``tube`` to the watch list; returns how many tubes are watched."""
-        return await self._run(cmds.watch(tube), self.timeout)
+        return await self._run(cmds.watch(tube))
 
     async def ignore(self, tube: str) -> int:
         """Remove ``tube`` from the watch list; returns how many tubes are watched.
 
         ``NotIgnoredError`` if it is the only tube watched.
         """
-        return await self._run(cmds.ignore(tube), self.timeout)
+        return await self._run(cmds.ignore(tube))
 
     # -- inspecting --------------------------------------------------------------------------
 
     async def peek(self, job: Job | int) -> Job:
         """Return a job by id, in any tube and state, without reserving it."""
-        return await self._run(cmds.peek(job), self.timeout)
+        return await self._run(cmds.peek(job))
 
     async def peek_ready(self) -> Job:
         """Return the next ready job of the used tube; ``NotFoundError`` if there is none."""
-        return await self._run(cmds.peek_ready(), self.timeout)
+        return await self._run(cmds.peek_ready())
 
     async def peek_delayed(self) -> Job:
         """Return the delayed job of the used tube that is due first."""
-        return await self._run(cmds.peek_delayed(), self.timeout)
+        return await self._run(cmds.peek_delayed())
 
     async def peek_buried(self) -> Job:
         """Return the oldest buried job of the used tube."""
-        return await self._run(cmds.peek_buried(), self.timeout)
+        return await self._run(cmds.peek_buried())
 
     async def kick(self, bound: int) -> int:
         """Kick up to ``bound`` jobs in the used tube: buried ones if any, else delayed ones.
 
         Returns how many were kicked.
         """
-        return await self._run(cmds.kick(bound), self.timeout)
+        return await self._run(cmds.kick(bound))
 
     async def kick_job(self, job: Job | int) -> None:
         """Kick one buried or delayed job, in any tube, into the ready queue."""
-        await self._run(cmds.kick_job(job), self.timeout)
+        await self._run(cmds.kick_job(job))
 
     async def stats(self) -> ServerStats:
         """Return the server's statistics."""
-        return await self._run(cmds.stats(), self.timeout)
+        return await self._run(cmds.stats())
 
     async def stats_job(self, job: Job | int) -> JobStats:
         """Return a job's statistics."""
-        return await self._run(cmds.stats_job(job), self.timeout)
+        return await self._run(cmds.stats_job(job))
 
     async def stats_tube(self, tube: str) -> TubeStats:
         """Return a tube's statistics; ``NotFoundError`` if the tube does not exist."""
-        return await self._run(cmds.stats_tube(tube), self.timeout)
+        return await self._run(cmds.stats_tube(tube))
 
     async def list_tubes(self) -> list[str]:
         """Return the names of all existing tubes."""
-        return await self._run(cmds.list_tubes(), self.timeout)
+        return await self._run(cmds.list_tubes())
 
     async def list_tube_used(self) -> str:
         """Return the name of the tube this connection uses."""
-        return await self._run(cmds.list_tube_used(), self.timeout)
+        return await self._run(cmds.list_tube_used())
 
     async def list_tubes_watched(self) -> list[str]:
         """Return the names of the tubes this connection watches."""
-        return await self._run(cmds.list_tubes_watched(), self.timeout)
+        return await self._run(cmds.list_tubes_watched())
 
     async def pause_tube(self, tube: str, delay: Seconds) -> None:
         """Hand out no jobs from ``tube`` for ``delay`` seconds (0 ends a pause)."""
-        await self._run(cmds.pause_tube(tube, delay), self.timeout)
+        await self._run(cmds.pause_tube(tube, delay))
 
     # -- batches -----------------------------------------------------------------------------
 
@@ -649,11 +865,10 @@ class AsyncClient:
             cmds.check_size(batch.largest_body, await self._job_size_limit())
         if not commands:
             return commands
-        future: asyncio.Future[None] = self._loop.create_future()
-        tracker = _Batch(future, len(commands))
+        waiter = _Waiter(self._loop.create_future(), commands)
         for cmd in commands:
-            self._issue(cmd, tracker)
-        await self._wait(future, batch.wait(self.timeout), lambda _: self._release_all(commands))
+            self._issue(cmd, waiter)
+        await self._wait(waiter)
         return commands
 
 
@@ -676,41 +891,23 @@ class AsyncPipeline(PipelineBase):
         return outcomes(await self._client._run_batch(self._take()), raise_on_error)
 
 
-_TUBE_COMMANDS = frozenset(("use", "watch", "ignore"))
-_SENSITIVE = _TUBE_COMMANDS | {"reserve"}
+def _abandoned(waiter: object) -> bool:
+    if isinstance(waiter, _Waiter):
+        return waiter.abandoned or waiter.future.cancelled()
+    return False
 
 
-def _tube_of(cmd: Command[Any]) -> str:
-    """The tube name a ``watch``/``ignore`` command was sent with (always one line)."""
-    data = cmd.data
-    line = data if isinstance(data, bytes) else b"".join(data)
-    return line[len(cmd.name) + 1 : -2].decode("ascii")
-
-
-def _call(undo: Callable[[], None] | None) -> None:
-    if undo is not None:
-        undo()
-
-
-def _cancelled(waiter: object) -> bool:
-    if isinstance(waiter, _Batch):
-        return waiter.future.cancelled()
-    return isinstance(waiter, asyncio.Future) and waiter.cancelled()
-
-
-class _Batch:
-    """The waiter shared by the commands of one batch: one future for all their replies."""
-
-    __slots__ = ("future", "left")
-
-    def __init__(self, future: asyncio.Future[None], count: int) -> None:
-        self.future = future
-        self.left = count
-
-    def answered(self) -> None:
-        self.left -= 1
-        if not self.left and not self.future.done():
-            self.future.set_result(None)
+def _prior(waiter: _Waiter, cmd: Command[Any]) -> JobStats | None:
+    """For a reserve-job, the job's stats read just before it (see AsyncClient.reserve_job)."""
+    if cmd.kind is not cmds.RESERVE_JOB:
+        return None
+    commands = waiter.commands
+    i = commands.index(cmd)
+    before = commands[i - 1] if i else None
+    if before is not None and before.kind is cmds.STATS_JOB and before.error is None:
+        stats: JobStats = before.result
+        return stats
+    return None
 
 
 def _ignore_reply(cmd: Command[Any]) -> None:
@@ -743,9 +940,24 @@ def connect(
     *,
     timeout: float | None = None,
     connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+    reconnect: bool | Reconnect = False,
 ) -> _Connect:
-    """Open an AsyncClient; await the result, or use it with ``async with ... as client``."""
-    return _Connect(AsyncClient(address, timeout=timeout, connect_timeout=connect_timeout))
+    """Open an AsyncClient; await the result, or use it with ``async with ... as client``.
+
+    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300.
+    """
+    client = AsyncClient(
+        address, timeout=timeout, connect_timeout=connect_timeout, reconnect=reconnect
+    )
+    return _Connect(client)
+
+
+def _forget_transports_after_fork() -> None:
+    for client in list(_CLIENTS):
+        client._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
 __all__ = ["AsyncClient", "AsyncPipeline", "connect"]

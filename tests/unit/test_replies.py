@@ -59,7 +59,7 @@ def result_of(cmd: Command[Any], reply: bytes) -> Any:
 
 def error_of(cmd: Command[Any], reply: bytes) -> ServerError:
     answer(cmd, reply)
-    assert cmd.error is not None
+    assert isinstance(cmd.error, ServerError)
     return cmd.error
 
 
