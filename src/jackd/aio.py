@@ -586,9 +586,7 @@ class AsyncClient:
                     self._put_back(cmd.result.id, _prior(waiter, cmd))
             raise
 
-    def _answer(
-        self, cmd: Command[Any], error: Exception | None, result: object = None
-    ) -> None:
+    def _answer(self, cmd: Command[Any], error: Exception | None, result: object = None) -> None:
         """Settle a command with an outcome of the client's own (an error, or a job)."""
         if error is None:
             cmd.result, cmd.error = result, None
