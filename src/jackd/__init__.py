@@ -29,12 +29,19 @@ from ._errors import (
     NotIgnoredError,
     OutOfMemoryError,
     ProtocolError,
+    ReservationLostError,
     ServerError,
     TimedOutError,
     UnknownCommandError,
 )
+from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
 from .client import Client, Pipeline, connect
+
+for _public in (Job, JobStats, ServerStats, TubeStats, Reconnect):
+    # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
+    _public.__module__ = "jackd"
+del _public
 
 __version__ = "0.1.0"
 
@@ -61,6 +68,8 @@ __all__ = [
     "OutOfMemoryError",
     "Pipeline",
     "ProtocolError",
+    "Reconnect",
+    "ReservationLostError",
     "ServerError",
     "ServerStats",
     "TimedOutError",

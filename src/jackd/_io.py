@@ -60,6 +60,21 @@ def tune(sock: socket.socket) -> None:
                 sock.setsockopt(socket.IPPROTO_TCP, option, value)
 
 
+def hung_up(sock: socket.socket) -> bool:
+    """Whether the server has already closed this idle connection (checked without waiting).
+
+    A command sent on such a connection never reached a server, but its failure would look
+    the same as a server dying after reading it; one look before a command that must not be
+    sent twice tells the two apart.
+    """
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def send_buffers(sock: socket.socket, buffers: Sequence[bytes | bytearray | memoryview]) -> None:
     """Write every buffer with vectored ``sendmsg`` calls, never joining them into one."""
     views = [memoryview(b) for b in buffers if len(b)]

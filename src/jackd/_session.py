@@ -31,7 +31,7 @@ from ._stats import JobStats
 
 _LOST = (
     "the job was reserved on a connection that has since been lost, and beanstalkd released "
-    "it then (another worker may hold it now)"
+    "it then; another worker may hold it now"
 )
 
 
@@ -90,7 +90,8 @@ class Session:
             # Not ours (any more): its TTR ran out, or it was reserved on a lost connection.
             self.reserved.discard(jid)
             if jid in self.lost:
-                self.lost.discard(jid)
+                if kind.settles_job:
+                    self.lost.discard(jid)
                 cmd.error = ReservationLostError(f"{cmd.describe()}: NOT_FOUND ({_LOST})")
         elif isinstance(error, BuriedError) and kind.settles_job:
             self.reserved.discard(cmd.arg)

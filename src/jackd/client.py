@@ -33,7 +33,7 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError
-from ._io import closing_reason, exchange, gather, lost, open_socket, send_buffers
+from ._io import closing_reason, exchange, gather, hung_up, lost, open_socket, send_buffers
 from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
 from ._protocol import Command, Core
 from ._reconnect import Reconnect, reconnect_policy
@@ -311,13 +311,17 @@ class Client:
         with self._lock:
             self._owner = threading.get_ident()
             try:
-                if cmd.kind.holds_job:
-                    refused = self._core.session.refuse(cmd)
-                    if refused is not None:
-                        raise refused
                 core = self._core
                 while True:
                     sock = self._sock or self._socket()
+                    if self.reconnect is not None and not cmd.kind.replayable and hung_up(sock):
+                        # The server went away while we were idle: nothing was sent yet.
+                        self._drop(ConnectionLostError(f"{self._core.label} closed the connection"))
+                        continue
+                    if cmd.kind.holds_job:
+                        refused = core.session.refuse(cmd)
+                        if refused is not None:
+                            raise refused
                     try:
                         if wait != self._sock_timeout:
                             sock.settimeout(wait)
@@ -357,9 +361,13 @@ class Client:
             self._owner = threading.get_ident()
             try:
                 core = self._core
-                todo = [cmd for cmd in commands if not self._refused(cmd)]
+                todo = commands
                 while todo:
                     sock = self._sock or self._socket()
+                    if self.reconnect is not None and hung_up(sock):
+                        self._drop(ConnectionLostError(f"{self._core.label} closed the connection"))
+                        continue
+                    todo = [cmd for cmd in todo if not self._refused(cmd)]
                     try:
                         now = time.monotonic()
                         for cmd in todo:
@@ -396,7 +404,9 @@ class Client:
             err = ConnectionLostError("the client was closed")
         command = unanswered[0].describe() if unanswered else "a command"
         self._drop(closing_reason(err, self.endpoint, command))
-        if self.reconnect is None or self._closing or not isinstance(err, ConnectionLostError):
+        if self._closing:
+            raise ConnectionLostError("the client was closed") from exc
+        if self.reconnect is None or not isinstance(err, ConnectionLostError):
             if err is exc:
                 raise exc
             raise err from exc

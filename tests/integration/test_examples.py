@@ -70,6 +70,11 @@ EXPECTED = {
         "execute() raised NotFoundError after reading every reply",
         "left in the tube: 0",
     ],
+    "reconnecting": [
+        "watching ['orders'] after 1 reconnect",
+        "ReservationLostError: touch 1: not sent",
+        "reserved b'order 1' again",
+    ],
     "errors": [
         "TimedOutError",
         "NotFoundError (NOT_FOUND)",
