@@ -218,7 +218,7 @@ _max_job_size = _yaml("stats", _limit)
 _CRLF = b"\r\n"
 #: Below this, header + body + CRLF are joined into one bytes object (cheaper than a vector
 #: write); above it they go out as three buffers so the body is never copied.
-_JOIN_BELOW = 1 << 14
+JOIN_BELOW = 1 << 14
 
 
 # -- the commands ---------------------------------------------------------------------------
@@ -271,7 +271,7 @@ def put(
         ttr = seconds(ttr, "ttr")
     size = len(body)
     data: Payload
-    if size < _JOIN_BELOW:
+    if size < JOIN_BELOW:
         # %b takes any buffer, which typeshed does not know.
         data = b"put %d %d %d %d\r\n%b\r\n" % (pri, delay, ttr, size, body)  # type: ignore[str-format]
     else:

@@ -45,7 +45,7 @@ from ._commands import (
 )
 from ._errors import ConnectionLostError, JackdError, ProtocolError
 from ._io import tune
-from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
+from ._pipeline import Batch, PipelineBase, outcomes, put_batch, reserve_batch, reserved_jobs
 from ._protocol import Command, Core, Payload
 from ._reconnect import Reconnect, reconnect_policy
 from ._session import Session, put_back, unknown_fate
@@ -841,10 +841,7 @@ class AsyncClient:
         ttr: Seconds = DEFAULT_TTR,
     ) -> list[int]:
         """Put many jobs in one pipelined batch; returns their ids in order."""
-        pipe = self.pipeline()
-        for body in bodies:
-            pipe.put(body, priority, delay, ttr)
-        return await pipe.execute()
+        return outcomes(await self._run_batch(put_batch(bodies, priority, delay, ttr)), True)
 
     async def reserve_many(self, count: int, timeout: Seconds | None = None) -> list[Job]:
         """Reserve up to ``count`` jobs in one round trip; may return fewer, or none."""

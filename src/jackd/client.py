@@ -34,7 +34,7 @@ from ._commands import (
 )
 from ._errors import ConnectionLostError, JackdError
 from ._io import closing_reason, exchange, gather, hung_up, lost, open_socket, send_buffers
-from ._pipeline import Batch, PipelineBase, outcomes, reserve_batch, reserved_jobs
+from ._pipeline import Batch, PipelineBase, outcomes, put_batch, reserve_batch, reserved_jobs
 from ._protocol import Command, Core
 from ._reconnect import Reconnect, reconnect_policy
 from ._session import unknown_fate
@@ -312,6 +312,7 @@ class Client:
             self._owner = threading.get_ident()
             try:
                 core = self._core
+                started = 0.0
                 while True:
                     sock = self._sock or self._socket()
                     if self.reconnect is not None and not cmd.kind.replayable and hung_up(sock):
@@ -326,8 +327,8 @@ class Client:
                         if wait != self._sock_timeout:
                             sock.settimeout(wait)
                             self._sock_timeout = wait
-                        if cmd.kind.reserves:
-                            cmd.sent_at = time.monotonic()
+                        if cmd.kind is cmds.RESERVE_WITH_TIMEOUT:
+                            started = time.monotonic()
                         data = cmd.data
                         if isinstance(data, bytes):
                             sock.sendall(data)
@@ -338,7 +339,7 @@ class Client:
                         parts, body = core.read_reply(sock.recv_into)
                         break
                     except BaseException as exc:
-                        self._recover(exc, wait, [cmd])
+                        self._recover(exc, wait, [cmd], started)
                 try:
                     core.deliver(cmd, parts, body)
                 finally:
@@ -367,16 +368,15 @@ class Client:
                     if self.reconnect is not None and hung_up(sock):
                         self._drop(ConnectionLostError(f"{self._core.label} closed the connection"))
                         continue
-                    todo = [cmd for cmd in todo if not self._refused(cmd)]
+                    if batch.holds_jobs:
+                        todo = [cmd for cmd in todo if not self._refused(cmd)]
+                    started = time.monotonic()
                     try:
-                        now = time.monotonic()
-                        for cmd in todo:
-                            cmd.sent_at = now
                         core.pending.extend(todo)
                         exchange(sock, core, gather(cmd.data for cmd in todo), len(todo), wait)
                         break
                     except BaseException as exc:
-                        todo = self._recover(exc, wait, list(core.pending))
+                        todo = self._recover(exc, wait, list(core.pending), started)
                 if core.failure is not None:
                     self._drop(core.failure)
             finally:
@@ -389,7 +389,11 @@ class Client:
         return cmd.error is not None
 
     def _recover(
-        self, exc: BaseException, wait: float | None, unanswered: list[Command[Any]]
+        self,
+        exc: BaseException,
+        wait: float | None,
+        unanswered: list[Command[Any]],
+        started: float,
     ) -> list[Command[Any]]:
         """Deal with ``exc``, raised mid-command; return the commands to send again.
 
@@ -411,11 +415,11 @@ class Client:
                 raise exc
             raise err from exc
         self._reconnect(cast(JackdError, self._closed_because))
-        now = time.monotonic()
+        elapsed = time.monotonic() - started
         again: list[Command[Any]] = []
         for cmd in unanswered:
             if cmd.kind.replayable:
-                cmds.rearm(cmd, now - cmd.sent_at)
+                cmds.rearm(cmd, elapsed)
                 again.append(cmd)
             else:
                 cmd.error = unknown_fate(cmd, self._core.label, "the client has reconnected")
@@ -581,10 +585,7 @@ class Client:
         some (``DrainingError``, say), the first error is raised after all replies are read;
         use ``pipeline().execute(raise_on_error=False)`` to see each outcome.
         """
-        pipe = self.pipeline()
-        for body in bodies:
-            pipe.put(body, priority, delay, ttr)
-        return pipe.execute()
+        return outcomes(self._run_batch(put_batch(bodies, priority, delay, ttr)), True)
 
     def reserve_many(self, count: int, timeout: Seconds | None = None) -> list[Job]:
         """Reserve up to ``count`` jobs in one round trip; may return fewer, or none.
