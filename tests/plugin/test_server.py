@@ -234,6 +234,11 @@ def test_start_twice_is_refused_but_start_after_kill_is_fresh(
         assert client.put(b"x") == 1
 
 
+def test_a_missing_binary_says_what_to_install() -> None:
+    with pytest.raises(FileNotFoundError, match="apt install beanstalkd"):
+        BeanstalkdServer(binary="/nonexistent/beanstalkd").start()
+
+
 def test_a_server_that_cannot_start_says_why(beanstalkd_factory: BeanstalkdFactory) -> None:
     with pytest.raises(RuntimeError, match="exited at start"):
         beanstalkd_factory("-z", "not-a-number")

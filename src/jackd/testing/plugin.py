@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import pytest
 
@@ -163,9 +163,7 @@ def jackd_async_client(request: pytest.FixtureRequest) -> jackd.aio.AsyncClient:
                 scope = None
         scope = scope or "function"
         client = request.getfixturevalue(f"_jackd_async_client_asyncio_{scope}")
-    if not isinstance(client, jackd.aio.AsyncClient):
-        raise TypeError(f"expected an AsyncClient, got {client!r}")
-    return client
+    return cast(jackd.aio.AsyncClient, client)
 
 
 @pytest.fixture(name="_jackd_async_client_anyio")
