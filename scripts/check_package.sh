@@ -12,7 +12,9 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/jackd-package.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 echo "package: building the sdist and the wheel"
-if ! "$py" -m build --outdir "$work/dist" . >"$work/build.log" 2>&1; then
+# --no-isolation: build with the dev extra's hatchling, so that every install step stays in
+# scripts/setup.sh and this runs without the package index.
+if ! "$py" -m build --no-isolation --outdir "$work/dist" . >"$work/build.log" 2>&1; then
   cat "$work/build.log"
   exit 1
 fi

@@ -7,8 +7,8 @@ nothing else imports it, so jackd itself never imports pytest. The fixtures:
     A fresh ``BeanstalkdServer`` on a free loopback port, stopped after the test. Options come
     from a marker: ``@pytest.mark.beanstalkd(max_job_size=2_000_000, binlog=True, unix=True)``.
 ``beanstalkd_factory``
-    A callable that starts more servers, ``beanstalkd_factory(max_job_size=None, binlog=False,
-    unix=False, *flags, **more)``; every one is stopped after the test.
+    A callable that starts more servers, ``beanstalkd_factory(*flags, max_job_size=None,
+    binlog=False, unix=False, **more)``; every one is stopped after the test.
 ``jackd_client``
     A ``jackd.Client`` connected to ``beanstalkd``, closed after the test.
 ``jackd_async_client``
