@@ -1,15 +1,16 @@
-"""Testing your own code against a real beanstalkd with ``jackd.testing.BeanstalkdServer``.
+"""Testing your own code against a real beanstalkd, with the fixtures jackd gives pytest.
 
-The tests below are ordinary pytest tests: ``pytest examples/testing_your_code.py`` runs them.
-``main`` runs them by hand, then runs the code under test against the server at ``address``.
+Installing jackd adds them to pytest (``jackd.testing.plugin``): ``beanstalkd``, a fresh server
+per test on a free port, and ``jackd_client``, a client connected to it.
+``pytest examples/testing_your_code.py`` runs the tests below. ``main`` runs them by hand with
+``BeanstalkdServer``, what the fixtures use, then runs the code under test against the server
+at ``address``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,34 +24,42 @@ def queue_welcome_email(client: jackd.Client, to: str) -> int:
     return client.put(json.dumps({"template": "welcome", "to": to}), ttr=300)
 
 
-@pytest.fixture
-def beanstalkd() -> Iterator[BeanstalkdServer]:
-    with BeanstalkdServer() as server:  # a fresh server on a free port, killed at the end
-        yield server
+def test_welcome_email_is_queued(jackd_client: jackd.Client) -> None:
+    jid = queue_welcome_email(jackd_client, "ada@example.com")
+    assert jackd_client.stats_job(jid).ttr == 300
+    jackd_client.watch("emails")
+    job = jackd_client.reserve(timeout=0)
+    assert json.loads(job.body) == {"template": "welcome", "to": "ada@example.com"}
 
 
-def test_welcome_email_is_queued(beanstalkd: BeanstalkdServer) -> None:
+def test_queueing_fails_while_the_server_drains(
+    beanstalkd: BeanstalkdServer, jackd_client: jackd.Client
+) -> None:
+    beanstalkd.drain()  # drain mode: the server takes no new jobs
+    with pytest.raises(jackd.DrainingError):
+        queue_welcome_email(jackd_client, "ada@example.com")
+
+
+@pytest.mark.beanstalkd(binlog=True)  # options for this test's server
+def test_queued_email_survives_a_crash(beanstalkd: BeanstalkdServer) -> None:
     with jackd.connect(beanstalkd.address) as client:
         jid = queue_welcome_email(client, "ada@example.com")
-        assert client.stats_job(jid).ttr == 300
-        client.watch("emails")
-        job = client.reserve(timeout=0)
-        assert json.loads(job.body) == {"template": "welcome", "to": "ada@example.com"}
-
-
-def test_queueing_fails_while_the_server_drains(beanstalkd: BeanstalkdServer) -> None:
-    beanstalkd.signal(signal.SIGUSR1)  # drain mode: the server takes no new jobs
+    beanstalkd.kill()  # SIGKILL, as in a crash
+    beanstalkd.restart()  # the same port, the same binlog
     with jackd.connect(beanstalkd.address) as client:
-        assert client.stats().draining
-        with pytest.raises(jackd.DrainingError):
-            queue_welcome_email(client, "ada@example.com")
+        assert client.stats_job(jid).tube == "emails"
 
 
 def main(address: str) -> None:
-    for test in (test_welcome_email_is_queued, test_queueing_fails_while_the_server_drains):
-        with BeanstalkdServer() as server:  # what the fixture does
-            test(server)
-        print(f"{test.__name__} passed against a private beanstalkd")
+    with BeanstalkdServer() as server, jackd.connect(server.address) as client:
+        test_welcome_email_is_queued(client)
+    print("test_welcome_email_is_queued passed against a private beanstalkd")
+    with BeanstalkdServer() as server, jackd.connect(server.address) as client:
+        test_queueing_fails_while_the_server_drains(server, client)
+    print("test_queueing_fails_while_the_server_drains passed against a private beanstalkd")
+    with BeanstalkdServer(binlog=True) as server:
+        test_queued_email_survives_a_crash(server)
+    print("test_queued_email_survives_a_crash passed against a private beanstalkd")
     with jackd.connect(address) as client:
         jid = queue_welcome_email(client, "ada@example.com")
         print(f"queued job {jid} at {address}: {client.peek(jid).body.decode()}")

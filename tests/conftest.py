@@ -1,4 +1,8 @@
-"""Fixtures shared by every test: a private beanstalkd per test, and clients connected to it."""
+"""Fixtures shared by every test, built on jackd's own pytest plugin (jackd.testing.plugin).
+
+pytest loads the plugin through its entry point, as it does for any project with jackd
+installed; its fixtures (``beanstalkd_factory`` and the rest) are the ones users get.
+"""
 
 from __future__ import annotations
 
@@ -9,32 +13,29 @@ from typing import cast
 import pytest
 
 import jackd
-from jackd.testing import BeanstalkdServer
+from jackd.testing import BeanstalkdFactory, BeanstalkdServer
 
 from .async_adapter import SyncOverAsync
+
+pytest_plugins = ["pytester"]  # for the plugin's own tests, in tests/plugin
 
 ServerFactory = Callable[..., BeanstalkdServer]
 
 
 @pytest.fixture
-def start_server() -> Iterator[ServerFactory]:
-    """Start extra servers with their own flags: ``start_server("-z", "2000000")``."""
-    servers: list[BeanstalkdServer] = []
+def start_server(beanstalkd_factory: BeanstalkdFactory) -> ServerFactory:
+    """Start extra servers with their own flags: ``start_server("-z", "2000000")``.
 
-    def start(*args: str, **kwargs: object) -> BeanstalkdServer:
-        server = BeanstalkdServer(*args, **kwargs)  # type: ignore[arg-type]
-        servers.append(server)
-        return server.start()
-
-    yield start
-    for server in servers:
-        server.stop()
+    Keyword arguments are those of ``BeanstalkdServer`` (``unix_socket=True``, ``host="::1"``)
+    and of ``beanstalkd_factory``; each server is stopped after the test.
+    """
+    return beanstalkd_factory
 
 
 @pytest.fixture
 def server(start_server: ServerFactory) -> BeanstalkdServer:
     """A fresh beanstalkd on a free loopback port, allowing 2 MB bodies (``-z 2000000``)."""
-    return start_server("-z", "2000000")
+    return start_server(max_job_size=2_000_000)
 
 
 #: Which clients the integration suite runs against: the sync Client, and the asyncio

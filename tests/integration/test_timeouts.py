@@ -197,8 +197,7 @@ def test_extra_reply_is_never_taken_for_the_next_answer(gap: float) -> None:
             else:
                 conn.send(b"USING default\r\n")
 
-    with FakeServer(answers_twice) as fake:
-        client = jackd.connect(fake.address, timeout=2)
+    with FakeServer(answers_twice) as fake, jackd.connect(fake.address, timeout=2) as client:
         outcomes: list[object] = []
         for _ in range(3):
             try:

@@ -118,7 +118,7 @@ class BeanstalkdServer:
             os.makedirs(self.binlog_dir, exist_ok=True)
         else:
             self.binlog_dir = None
-        return self._run(retry_in_use=False)
+        return self._run(self._dir, retry_in_use=False)
 
     def restart(self) -> BeanstalkdServer:
         """Start the server again at the same address, with the same flags and binlog.
@@ -131,7 +131,7 @@ class BeanstalkdServer:
         if self._dir is None:
             raise RuntimeError("beanstalkd was never started (or was stopped): call start()")
         self.kill()
-        return self._run(retry_in_use=not self.unix_socket)
+        return self._run(self._dir, retry_in_use=not self.unix_socket)
 
     def _command(self) -> list[str]:
         if self.socket_path is not None:
@@ -144,10 +144,8 @@ class BeanstalkdServer:
             listen += ["-b", self.binlog_dir]
         return [self.binary, "-V", *listen, *self.args]
 
-    def _launch(self) -> None:
-        if self._dir is None:
-            raise RuntimeError("beanstalkd has no directory: call start()")
-        with open(os.path.join(self._dir, "beanstalkd.log"), "ab") as log:
+    def _launch(self, directory: str) -> None:
+        with open(os.path.join(directory, "beanstalkd.log"), "ab") as log:
             self._log_offset = log.tell()
             self._process = subprocess.Popen(
                 self._command(),
@@ -156,10 +154,10 @@ class BeanstalkdServer:
                 stdin=subprocess.DEVNULL,
             )
 
-    def _run(self, *, retry_in_use: bool) -> BeanstalkdServer:
+    def _run(self, directory: str, *, retry_in_use: bool) -> BeanstalkdServer:
         try:
-            self._launch()
-            self._wait_ready(retry_in_use)
+            self._launch(directory)
+            self._wait_ready(directory, retry_in_use)
         except BaseException:
             self.kill()
             raise
@@ -168,7 +166,7 @@ class BeanstalkdServer:
     def _this_run_log(self) -> str:
         return self.log[self._log_offset :]
 
-    def _wait_ready(self, retry_in_use: bool) -> None:
+    def _wait_ready(self, directory: str, retry_in_use: bool) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             process = self._process
@@ -178,7 +176,7 @@ class BeanstalkdServer:
                     # Another socket took the port between the kill and now; it is usually
                     # an outgoing connection's, gone in a moment.
                     time.sleep(0.05)
-                    self._launch()
+                    self._launch(directory)
                     continue
                 raise RuntimeError(f"beanstalkd exited at start: {output.strip()}")
             # The bind line comes before listen(), so it alone does not mean ready; but
