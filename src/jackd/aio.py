@@ -233,7 +233,9 @@ class AsyncClient:
             self._reviving = self._loop.create_task(self._revive([], first))
         await asyncio.shield(self._reviving)
         if self._transport is None:
-            raise ConnectionLostError(f"not connected: {self._closed_because}")
+            reason = self._closed_because
+            cause = reason.__cause__ if reason is not None else None
+            raise ConnectionLostError(f"not connected: {reason}") from cause
         return self
 
     async def _open(self) -> None:
@@ -290,6 +292,10 @@ class AsyncClient:
             self._reviving = None
         if self._closing:
             error = ConnectionLostError("the client was closed")
+        elif self.reconnect is None and isinstance(last, ConnectionLostError):
+            # One attempt and no policy, as the sync client makes it: its own error (a failed
+            # TLS verification, say, with the ssl error as its cause) says it best.
+            error = last
         else:
             error = ConnectionLostError(
                 f"cannot connect to beanstalkd at {self.endpoint}: gave up after {attempts} "
