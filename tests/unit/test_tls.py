@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
 import sys
+import threading
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jackd import _commands as cmds
+from jackd import _io
 from jackd._address import Endpoint, parse_address
 from jackd._io import _advance
+from jackd._protocol import Core
 from jackd._tls import _TLS_WRITE, next_write, tls_setup
 
 
@@ -139,3 +145,75 @@ def test_writes_cover_every_byte_in_order(sizes: list[int], accepted: list[float
         sent += piece[:n]
         _advance(views, n)
     assert bytes(sent) == whole
+
+
+# -- a TLS write that must read first --------------------------------------------------------
+
+
+class WantsToReadFirst:
+    """Stands in for an SSLSocket whose first write needs bytes from the peer (as during a
+    TLS 1.2 renegotiation): until something was read, every write says "want read"."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sends = 0
+        self.has_read = False
+        self.first_send = threading.Event()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def gettimeout(self) -> float | None:
+        return self.sock.gettimeout()
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def settimeout(self, value: float | None) -> None:
+        self.sock.settimeout(value)
+
+    def pending(self) -> int:
+        return 0
+
+    def send(self, data: memoryview) -> int:
+        self.sends += 1
+        self.first_send.set()
+        if not self.has_read:
+            raise ssl.SSLWantReadError("the handshake needs the peer's next message")
+        return self.sock.send(data)
+
+    def recv_into(self, buffer: memoryview) -> int:
+        n = self.sock.recv_into(buffer)
+        self.has_read = True
+        return n
+
+
+def test_a_write_that_must_read_first_waits_for_the_peer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Retrying the write while the socket stays writable would spin, burning a CPU, until
+    # the peer's bytes arrive: the loop must wait for them instead.
+    monkeypatch.setattr(_io, "is_tls", lambda sock: True)
+    ours, peer = socket.socketpair()
+    fake = WantsToReadFirst(ours)
+    core = Core()
+    cmd = cmds.use("tls")
+    core.pending.append(cmd)
+    received = bytearray()
+
+    def serve() -> None:
+        fake.first_send.wait(5)
+        peer.sendall(b"USING t")  # half a reply: enough to let the write through
+        while b"\r\n" not in received:
+            received.extend(peer.recv(100))
+        peer.sendall(b"ls\r\n")
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        _io.exchange(cast(socket.socket, fake), core, [cast(bytes, cmd.data)], 1, 5)
+    finally:
+        server.join(5)
+        ours.close()
+        peer.close()
+    assert cmd.result == "tls"
+    assert bytes(received) == b"use tls\r\n"
+    assert fake.sends == 2  # once refused, once after the peer's bytes came
