@@ -30,6 +30,7 @@ from jackd.testing import BeanstalkdServer
 from ..async_adapter import SyncOverAsync
 from ._support import wait_until
 from .fakeserver import FakeConnection, FakeServer
+from .test_examples import load
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -403,6 +404,20 @@ def test_reconnects_over_tls(
     assert client.peek(jid) == jackd.Job(jid, b"kept by the server")
     assert client.reconnects == 1
     assert tls_of(client).version() is not None
+
+
+def test_the_readme_tls_example(
+    tunnel: Stunnel, ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    example = load("connecting", monkeypatch)
+    url = f"beanstalks://localhost:{tunnel.port}"
+    with example.connect_with_tls(url, cafile=str(cafile)) as client:
+        assert isinstance(client, jackd.Client)
+        assert str(client.endpoint) == url
+        assert client.put(b"from the README") == 1
+        assert isinstance(client._sock, ssl.SSLSocket)
 
 
 # -- BEANSTALKD_URL --------------------------------------------------------------------------
