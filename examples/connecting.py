@@ -1,12 +1,14 @@
-"""Connecting: the address forms ``jackd.connect`` accepts, and its timeouts.
+"""Connecting: the address forms ``jackd.connect`` accepts, its timeouts, and TLS.
 
 ``main`` connects to the address it is given, then, for a TCP address, to the same server
 spelled in the other forms, and checks by the server's random ``id`` that each reached it.
+``connect_with_tls`` connects to a TLS proxy in front of beanstalkd.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 
 import jackd
 
@@ -18,6 +20,7 @@ ADDRESS_FORMS: list[str | tuple[str, int]] = [
     "[::1]:11300",  # IPv6 in brackets, with a port
     "::1",  # IPv6 without brackets: port 11300
     "beanstalk://queue.example.com:11300",  # URL form (beanstalkd:// works too)
+    "beanstalks://queue.example.com",  # TLS: port 11400 unless given (see connect_with_tls)
     "unix:///run/beanstalkd/beanstalkd.sock",  # a unix socket (beanstalkd -l unix:PATH)
 ]
 
@@ -25,8 +28,8 @@ ADDRESS_FORMS: list[str | tuple[str, int]] = [
 def other_forms(client: jackd.Client) -> list[str | tuple[str, int]]:
     """Other spellings of the TCP address ``client`` is connected to."""
     endpoint = client.endpoint
-    if endpoint.host is None:  # a unix socket has only the one spelling
-        return []
+    if endpoint.host is None or endpoint.tls:  # a unix socket has only the one spelling
+        return []  # and the plain spellings of a TLS address would skip TLS
     bracketed = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
     forms: list[str | tuple[str, int]] = [
         (endpoint.host, endpoint.port),
@@ -35,6 +38,15 @@ def other_forms(client: jackd.Client) -> list[str | tuple[str, int]]:
     if endpoint.port == jackd.DEFAULT_PORT:
         forms.append(endpoint.host)
     return forms
+
+
+def connect_with_tls(
+    address: str = "beanstalks://queue.example.com", cafile: str | None = None
+) -> jackd.Client:
+    # beanstalkd speaks no TLS itself: it runs behind stunnel, HAProxy or a TLS load
+    # balancer. The certificate must be valid for the address's host name.
+    ctx = ssl.create_default_context(cafile=cafile)  # the system's CAs, or your own
+    return jackd.connect(address, ssl=ctx)
 
 
 def main(address: str) -> None:

@@ -1,7 +1,12 @@
-"""Server addresses: ``host:port``, ``host``, ``[::1]:11300``, ``beanstalk://``, ``unix://``."""
+"""Server addresses: every form a client accepts, and ``BEANSTALKD_URL`` when it is given none.
+
+The forms: ``host:port``, ``host``, ``[::1]:11300``, ``("host", port)``, ``beanstalk://``
+(or ``beanstalkd://``), ``beanstalks://`` (TLS, port 11400 unless given) and ``unix://``.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -9,20 +14,31 @@ from ._commands import DEFAULT_PORT
 
 Address = str | tuple[str, int]
 
+DEFAULT_TLS_PORT = 11400
+"""The port of a ``beanstalks://`` address that names none."""
+
+URL_VARIABLE = "BEANSTALKD_URL"
+"""The environment variable naming the server when a client is given no address."""
+
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where to connect: a TCP host and port, or a unix socket path (``host`` is then None)."""
+    """Where to connect: a TCP host and port, or a unix socket path (``host`` is then None).
+
+    ``tls`` is True when the connection is wrapped in TLS (``beanstalks://``, or ``ssl=``).
+    """
 
     host: str | None
     port: int
     path: str | None = None
+    tls: bool = False
 
     def __str__(self) -> str:
         if self.path is not None:
             return f"unix://{self.path}"
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        # Plain TCP keeps the bare host:port it always had; TLS says so, as its URL.
+        return f"beanstalks://{host}:{self.port}" if self.tls else f"{host}:{self.port}"
 
 
 def _port(text: str, address: object) -> int:
@@ -32,9 +48,25 @@ def _port(text: str, address: object) -> int:
 
 
 def parse_address(address: Address | None) -> Endpoint:
-    """Turn any accepted address form into an Endpoint; None means localhost:11300."""
+    """Turn any accepted address form into an Endpoint.
+
+    None means the server ``BEANSTALKD_URL`` names (any form accepted here), or localhost:11300
+    when it is unset or empty.
+    """
     if address is None:
-        return Endpoint("localhost", DEFAULT_PORT)
+        url = os.environ.get(URL_VARIABLE, "").strip()
+        if not url:
+            return Endpoint("localhost", DEFAULT_PORT)
+        if "," in url:
+            # The form a multi-server pool will read; a single client must not pick one.
+            raise ValueError(
+                f"{URL_VARIABLE}={url!r} names several servers; one client takes one server"
+            )
+        try:
+            return parse_address(url)
+        except ValueError as exc:
+            # Say where the address came from: the caller's code names no address at all.
+            raise ValueError(f"{URL_VARIABLE}: {exc}") from None
     if isinstance(address, tuple):
         if len(address) != 2 or not isinstance(address[0], str):
             raise ValueError(f"address tuple must be (host, port), got {address!r}")
@@ -52,9 +84,18 @@ def parse_address(address: Address | None) -> Endpoint:
         if not path:
             raise ValueError(f"no socket path in beanstalkd address {address!r}")
         return Endpoint(None, 0, path)
+    if "," in text:
+        # A comma in a host name is never valid; it is someone's list of servers.
+        raise ValueError(
+            f"beanstalkd address {address!r} names several servers; one client takes one server"
+        )
+    tls = False
+    default_port = DEFAULT_PORT
     if "://" in text:
         parts = urlsplit(text)
-        if parts.scheme not in ("beanstalk", "beanstalkd"):
+        if parts.scheme == "beanstalks":
+            tls, default_port = True, DEFAULT_TLS_PORT
+        elif parts.scheme not in ("beanstalk", "beanstalkd"):
             raise ValueError(f"unknown scheme in beanstalkd address {address!r}")
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(f"unexpected path or query in beanstalkd address {address!r}")
@@ -63,13 +104,13 @@ def parse_address(address: Address | None) -> Endpoint:
         host, bracket, rest = text[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
             raise ValueError(f"invalid IPv6 address in {address!r}")
-        port = _port(rest[1:], address) if rest else DEFAULT_PORT
+        port = _port(rest[1:], address) if rest else default_port
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
         port = _port(port_text, address)
     else:
         # No colon, or several (a bare IPv6 address, which cannot carry a port).
-        host, port = text, DEFAULT_PORT
+        host, port = text, default_port
     if not host:
         raise ValueError(f"no host in beanstalkd address {address!r}")
-    return Endpoint(host, port)
+    return Endpoint(host, port, tls=tls)

@@ -1,4 +1,9 @@
-"""Blocking socket helpers for the synchronous shell: connect, vector writes, error mapping."""
+"""Blocking socket helpers for the synchronous shell: connect, vector writes, error mapping.
+
+Every helper takes a plain socket or a TLS one (``ssl.SSLSocket``). A TLS socket cannot
+``sendmsg``, may need to read before it can write (and the reverse), and may hold decrypted
+bytes that ``select`` does not see; ``send_buffers`` and ``exchange`` deal with all three.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,28 @@ import contextlib
 import selectors
 import socket
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from ._address import Endpoint
 from ._errors import ConnectionLostError, JackdError
 from ._protocol import Core, Payload
+from ._tls import failure, is_tls, next_write, wrap
+
+if TYPE_CHECKING:
+    import ssl
 
 #: Linux's IOV_MAX; more buffers than this in one sendmsg fail with EMSGSIZE.
 _IOV_MAX = 1024
 
 
-def open_socket(endpoint: Endpoint, connect_timeout: float | None) -> socket.socket:
-    """Connect to ``endpoint``; a failure raises ConnectionLostError (a ConnectionError)."""
+def open_socket(
+    endpoint: Endpoint, connect_timeout: float | None, context: ssl.SSLContext | None = None
+) -> socket.socket:
+    """Connect to ``endpoint``; a failure raises ConnectionLostError (a ConnectionError).
+
+    With a TLS ``context`` the handshake runs too, each of its waits bounded by
+    ``connect_timeout``, and the server's certificate is checked against the endpoint's host.
+    """
     try:
         if endpoint.path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -28,10 +44,20 @@ def open_socket(endpoint: Endpoint, connect_timeout: float | None) -> socket.soc
                 raise
         else:
             sock = socket.create_connection((endpoint.host, endpoint.port), connect_timeout)
-            tune(sock)
+            tune(sock)  # the TCP socket's own options, which TLS on top of it keeps
+            if context is not None:
+                sock = wrap(sock, context, endpoint)
     except OSError as exc:
-        raise ConnectionLostError(f"cannot connect to beanstalkd at {endpoint}: {exc}") from exc
+        raise connect_error(endpoint, exc) from exc
     return sock
+
+
+def connect_error(endpoint: Endpoint, exc: BaseException) -> ConnectionLostError:
+    """The error for a failed attempt to connect to ``endpoint``; raise it ``from exc``."""
+    why = failure(exc, endpoint)
+    if why is None:
+        why = f"cannot connect to beanstalkd at {endpoint}: {str(exc) or 'timed out'}"
+    return ConnectionLostError(why)
 
 
 #: TCP keepalive: first probe after this many idle seconds, then every KEEPALIVE_INTERVAL,
@@ -76,8 +102,17 @@ def hung_up(sock: socket.socket) -> bool:
 
 
 def send_buffers(sock: socket.socket, buffers: Sequence[bytes | bytearray | memoryview]) -> None:
-    """Write every buffer with vectored ``sendmsg`` calls, never joining them into one."""
+    """Write every buffer with vectored ``sendmsg`` calls, never joining large ones into one.
+
+    TLS has no vectored write: there small buffers are merged (see ``_tls.next_write``).
+    """
     views = [memoryview(b) for b in buffers if len(b)]
+    if is_tls(sock):
+        while views:
+            piece = next_write(views)
+            sock.sendall(piece)
+            _advance(views, len(piece))
+        return
     while views:
         _advance(views, sock.sendmsg(views[:_IOV_MAX]))
 
@@ -152,38 +187,81 @@ def exchange(
     timeout, and raises TimeoutError.
     """
     views = [memoryview(b) for b in blocks if len(b)]
+    tls = is_tls(sock)
+    pending = _nothing_pending
+    want_read: type[OSError] = _NeverError
+    want_write: type[OSError] = _NeverError
+    if tls:
+        import ssl
+
+        pending = cast("ssl.SSLSocket", sock).pending
+        want_read, want_write = ssl.SSLWantReadError, ssl.SSLWantWriteError
+    # A TLS write may need the peer's bytes first and a TLS read may need to send (a
+    # renegotiation, a key update): each then waits for the readiness it asked for.
+    write_needs_read = read_needs_write = False
+    interest = _READ | _WRITE if views else _READ
     previous = sock.gettimeout()
     selector = selectors.DefaultSelector()
     sock.setblocking(False)
     try:
-        selector.register(sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        selector.register(sock, interest)
         done = 0
         while done < count:
-            events = selector.select(wait)
-            if not events:
-                raise TimeoutError("timed out")
-            mask = events[0][1]
-            if mask & selectors.EVENT_WRITE and views:
+            if pending():
+                # Decrypted bytes already inside the TLS object: select cannot see them.
+                mask = _READ
+            else:
+                events = selector.select(wait)
+                if not events:
+                    raise TimeoutError("timed out")
+                mask = events[0][1]
+            if mask & _READ:
+                write_needs_read = False
+            if mask & _WRITE and views and not write_needs_read:
+                sent = 0
                 try:
-                    sent = sock.sendmsg(views[:_IOV_MAX])
-                except BlockingIOError:
-                    sent = 0
+                    sent = sock.send(next_write(views)) if tls else sock.sendmsg(views[:_IOV_MAX])
+                except (BlockingIOError, want_write):
+                    pass
+                except want_read:
+                    write_needs_read = True
                 _advance(views, sent)
-                if not views:
-                    selector.modify(sock, selectors.EVENT_READ)
-            if mask & selectors.EVENT_READ:
+            if mask & _READ or (mask & _WRITE and read_needs_write):
+                read_needs_write = False
                 try:
                     n = sock.recv_into(core.get_buffer())
-                except BlockingIOError:
-                    continue
+                except (BlockingIOError, want_read):
+                    n = -1
+                except want_write:
+                    read_needs_write = True
+                    n = -1
                 if not n:
                     raise ConnectionLostError("the server closed the connection")
-                core.buffer_updated(n)
-                while core.receive() is not None:
-                    done += 1
+                if n > 0:
+                    core.buffer_updated(n)
+                    while core.receive() is not None:
+                        done += 1
+            wanted = _READ
+            if (views and not write_needs_read) or read_needs_write:
+                wanted |= _WRITE
+            if wanted != interest:
+                selector.modify(sock, wanted)
+                interest = wanted
     finally:
         selector.close()
         sock.settimeout(previous)
+
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+
+
+class _NeverError(OSError):
+    """Never raised: stands in for ssl's want-read and want-write errors on a plain socket."""
+
+
+def _nothing_pending() -> int:
+    return 0
 
 
 def _advance(views: list[memoryview], sent: int) -> None:

@@ -30,7 +30,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import _commands as cmds
 from ._address import Address, Endpoint, parse_address
@@ -44,13 +44,17 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError, ProtocolError
-from ._io import tune
+from ._io import connect_error, tune
 from ._pipeline import Batch, PipelineBase, outcomes, put_batch, reserve_batch, reserved_jobs
 from ._protocol import Command, Core, Payload
 from ._reconnect import Reconnect, reconnect_policy
 from ._session import Session, put_back, unknown_fate
 from ._stats import JobStats, ServerStats, TubeStats
+from ._tls import stream_options, tls_setup
 from .client import DEFAULT_CONNECT_TIMEOUT, check_timeout
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
 
 T = TypeVar("T")
 
@@ -163,10 +167,14 @@ class AsyncClient:
         *,
         timeout: float | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        ssl: SSLContext | bool | None = None,
         reconnect: bool | Reconnect = False,
     ) -> None:
-        self.endpoint: Endpoint = parse_address(address)
+        self.endpoint: Endpoint
         """Where this client connects."""
+        self.ssl: SSLContext | None
+        """The TLS context the connection is wrapped in, or None for plain TCP."""
+        self.endpoint, self.ssl = tls_setup(parse_address(address), ssl)
         self.timeout: float | None = check_timeout(timeout, "timeout")
         """Read/write timeout in seconds for each command, or None."""
         self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
@@ -225,7 +233,9 @@ class AsyncClient:
             self._reviving = self._loop.create_task(self._revive([], first))
         await asyncio.shield(self._reviving)
         if self._transport is None:
-            raise ConnectionLostError(f"not connected: {self._closed_because}")
+            reason = self._closed_because
+            cause = reason.__cause__ if reason is not None else None
+            raise ConnectionLostError(f"not connected: {reason}") from cause
         return self
 
     async def _open(self) -> None:
@@ -236,14 +246,15 @@ class AsyncClient:
             opening = loop.create_unix_connection(lambda: _Protocol(self), endpoint.path)
         else:
             opening = loop.create_connection(
-                lambda: _Protocol(self), endpoint.host or "localhost", endpoint.port
+                lambda: _Protocol(self),
+                endpoint.host or "localhost",
+                endpoint.port,
+                **stream_options(endpoint, self.ssl, self.connect_timeout),
             )
         try:
             transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
-            raise ConnectionLostError(
-                f"cannot connect to beanstalkd at {endpoint}: {exc or 'timed out'}"
-            ) from exc
+            raise connect_error(endpoint, exc) from exc
         if self._closing:
             transport.abort()
             raise ConnectionLostError("the client was closed")
@@ -281,6 +292,10 @@ class AsyncClient:
             self._reviving = None
         if self._closing:
             error = ConnectionLostError("the client was closed")
+        elif self.reconnect is None and isinstance(last, ConnectionLostError):
+            # One attempt and no policy, as the sync client makes it: its own error (a failed
+            # TLS verification, say, with the ssl error as its cause) says it best.
+            error = last
         else:
             error = ConnectionLostError(
                 f"cannot connect to beanstalkd at {self.endpoint}: gave up after {attempts} "
@@ -935,14 +950,16 @@ def connect(
     *,
     timeout: float | None = None,
     connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+    ssl: SSLContext | bool | None = None,
     reconnect: bool | Reconnect = False,
 ) -> _Connect:
     """Open an AsyncClient; await the result, or use it with ``async with ... as client``.
 
-    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300.
+    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300. ``ssl``
+    works as in ``jackd.Client``.
     """
     client = AsyncClient(
-        address, timeout=timeout, connect_timeout=connect_timeout, reconnect=reconnect
+        address, timeout=timeout, connect_timeout=connect_timeout, ssl=ssl, reconnect=reconnect
     )
     return _Connect(client)
 

@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import _commands as cmds
 from ._address import Address, Endpoint, parse_address
@@ -39,6 +39,10 @@ from ._protocol import Command, Core
 from ._reconnect import Reconnect, reconnect_policy
 from ._session import unknown_fate
 from ._stats import JobStats, ServerStats, TubeStats
+from ._tls import tls_setup
+
+if TYPE_CHECKING:
+    from ssl import SSLContext  # only for annotations: plain TCP never loads ssl
 
 T = TypeVar("T")
 
@@ -68,11 +72,17 @@ class Client:
     """A connection to one beanstalkd server.
 
     ``address`` takes ``"host:port"``, ``"host"``, ``"[::1]:11300"``, ``("host", port)``,
-    ``"beanstalk://host[:port]"`` or ``"unix:///path/to.sock"``; None means the
-    ``BEANSTALKD_URL`` environment variable, or localhost:11300 when it is not set.
+    ``"beanstalk://host[:port]"``, ``"beanstalks://host[:port]"`` (TLS, port 11400 unless
+    given) or ``"unix:///path/to.sock"``; None means the ``BEANSTALKD_URL`` environment
+    variable, or localhost:11300 when it is not set.
     ``timeout`` bounds every wait on the socket (None waits forever): when it runs out the call
     raises ``TimeoutError`` and the connection is closed, since the reply may still come.
     ``connect_timeout`` bounds establishing the connection.
+
+    ``ssl`` wraps the connection in TLS: an ``ssl.SSLContext``, or True for
+    ``ssl.create_default_context()`` (the system's CAs); the certificate must be valid for the
+    address's host. A ``beanstalks://`` address uses TLS even without ``ssl``. A certificate
+    that fails verification raises ``ConnectionLostError`` saying so.
 
     ``reconnect`` (True, or a ``jackd.Reconnect`` policy) makes the client reconnect when the
     connection is lost, restoring the used tube and the watch list before anything else is
@@ -89,10 +99,14 @@ class Client:
         *,
         timeout: float | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        ssl: SSLContext | bool | None = None,
         reconnect: bool | Reconnect = False,
     ) -> None:
-        self.endpoint: Endpoint = parse_address(address)
+        self.endpoint: Endpoint
         """Where this client is connected."""
+        self.ssl: SSLContext | None
+        """The TLS context the connection is wrapped in, or None for plain TCP."""
+        self.endpoint, self.ssl = tls_setup(parse_address(address), ssl)
         self.timeout: float | None = check_timeout(timeout, "timeout")
         """Socket read/write timeout in seconds, or None."""
         self.connect_timeout = check_timeout(connect_timeout, "connect_timeout")
@@ -209,7 +223,7 @@ class Client:
         self._core.pending.clear()
 
     def _open(self) -> socket.socket:
-        sock = open_socket(self.endpoint, self.connect_timeout)
+        sock = open_socket(self.endpoint, self.connect_timeout, self.ssl)
         sock.settimeout(self.timeout)
         self._sock_timeout = self.timeout
         return sock
@@ -631,13 +645,17 @@ def connect(
     *,
     timeout: float | None = None,
     connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+    ssl: SSLContext | bool | None = None,
     reconnect: bool | Reconnect = False,
 ) -> Client:
     """Connect to beanstalkd and return a Client (usable as a context manager).
 
-    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300.
+    With no address, ``BEANSTALKD_URL`` is used when set, else localhost:11300. ``ssl``
+    works as in ``Client``.
     """
-    return Client(address, timeout=timeout, connect_timeout=connect_timeout, reconnect=reconnect)
+    return Client(
+        address, timeout=timeout, connect_timeout=connect_timeout, ssl=ssl, reconnect=reconnect
+    )
 
 
 def _forget_sockets_after_fork() -> None:
