@@ -94,7 +94,9 @@ def hung_up(sock: socket.socket) -> bool:
     sent twice tells the two apart.
     """
     try:
-        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        # The plain socket's recv, also for a TLS socket (whose own recv takes no flags): a
+        # peek at the TCP stream says whether the server hung up, and consumes nothing.
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except OSError:
