@@ -5,6 +5,10 @@ a daemon thread and runs ``script(conn)`` for each, one after another. Scripts t
 client through ``FakeConnection``, whose reads are bounded so that nothing here outlives the
 test: the listener stops on ``close()`` (or leaving the ``with`` block), and in any case after
 ``lifetime`` seconds.
+
+It also holds what the failure tests share: ``opened_clients`` opens the client under test in
+either flavor (the sync ``jackd.Client`` or the asyncio one behind ``SyncOverAsync``), and the
+constants at the end name the known defects that such tests mark as expected failures.
 """
 
 from __future__ import annotations
@@ -14,10 +18,15 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import cast
+
+import pytest
 
 import jackd
+
+from ..async_adapter import SyncOverAsync
 
 Script = Callable[["FakeConnection"], None]
 
@@ -31,6 +40,8 @@ class FakeConnection:
         self._buf = b""
         self.received: list[bytes] = []
         """Every command line read so far, without its CRLF."""
+        self.sent: list[bytes] = []
+        """Everything ``send`` handed to the kernel so far, in order."""
         self.saw_eof = threading.Event()
         """Set once the client closed its end of the connection."""
         self.finished = threading.Event()
@@ -72,7 +83,24 @@ class FakeConnection:
             self.sock.sendall(data)
         except OSError:
             return False
+        self.sent.append(data)
         return True
+
+    def has_sent(self, data: bytes) -> bool:
+        """True once ``data`` went out, in one ``send`` or spread over several."""
+        return data in b"".join(self.sent)
+
+    def stall(self, hang_up: threading.Event | None = None) -> None:
+        """Read nothing more until the server stops; reset at once when ``hang_up`` is set.
+
+        What the client writes then piles up in the socket buffers, and once they are full its
+        writes stall: ``unread_bytes(port)`` shows how far it got.
+        """
+        while not self.stopped():
+            if hang_up is not None and hang_up.wait(0.02):
+                self.reset()
+                return
+            self.sleep(0.02)
 
     def reset(self) -> None:
         """Close at once with RST (SO_LINGER 0) instead of FIN, dropping unread input."""
@@ -197,13 +225,49 @@ def stats_then_stop_reading(max_job_size: int, hang_up: threading.Event | None =
             return
         body = b"---\nmax-job-size: %d\n" % max_job_size
         conn.send(b"OK %d\r\n%s\r\n" % (len(body), body))
-        while not conn.stopped():
-            if hang_up is not None and hang_up.wait(0.02):
-                conn.reset()
-                return
-            conn.sleep(0.02)
+        conn.stall(hang_up)
 
     return script
+
+
+def never_reading(hang_up: threading.Event | None = None) -> Script:
+    """A script that accepts and never reads a byte: every write of the client stalls.
+
+    When ``hang_up`` is set the connection is reset (RST) at once, else it stays open.
+    """
+
+    def script(conn: FakeConnection) -> None:
+        conn.stall(hang_up)
+
+    return script
+
+
+def in_turn(*scripts: Script) -> Script:
+    """A script that runs ``scripts[n]`` for the n-th connection (and nothing after the last)."""
+    turns = iter(scripts)
+
+    def script(conn: FakeConnection) -> None:
+        next(turns, lambda conn: None)(conn)
+
+    return script
+
+
+def unread_bytes(port: int) -> int:
+    """Bytes sent to the local TCP ``port`` that the process listening there has not read.
+
+    The sum of the receive queues of the established IPv4 connections whose local end is
+    ``port``, from Linux's /proc/net/tcp. It shows that a write reached a server that is not
+    reading (a frozen beanstalkd, a stalled fake) without waiting any fixed time for it.
+    """
+    total = 0
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            local, state, queues = fields[1], fields[3], fields[4]
+            if state == "01" and int(local.rpartition(":")[2], 16) == port:
+                total += int(queues.partition(":")[2], 16)
+    return total
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
@@ -256,3 +320,65 @@ def close_from_thread(client: jackd.Client, timeout: float = 2.0) -> None:
     hanging the test run.
     """
     Worker(client.close, name="closer").start_and_wait(timeout)
+
+
+# -- the client under test, in either flavor ---------------------------------------------------
+
+#: Opens a client to an address: ``open_client(address, timeout=...)``.
+OpenClient = Callable[..., jackd.Client]
+
+
+@contextlib.contextmanager
+def opened_clients(flavor: str) -> Iterator[OpenClient]:
+    """Yield an opener of ``flavor`` clients (see tests/conftest.py); close them all after.
+
+    ``"sync"`` opens ``jackd.Client``; ``"async"`` an AsyncClient behind ``SyncOverAsync``,
+    which keeps the blocking API, so one test body checks both. A close that does not return
+    (a defect under test, say) fails the teardown instead of hanging the run.
+    """
+    clients: list[jackd.Client] = []
+
+    def open_client(address: object = None, **kwargs: object) -> jackd.Client:
+        if flavor == "async":
+            client = cast(jackd.Client, SyncOverAsync(address, **kwargs))
+        else:
+            client = jackd.connect(address, **kwargs)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    try:
+        yield open_client
+    finally:
+        for client in clients:
+            stop = client.shutdown if isinstance(client, SyncOverAsync) else client.close
+            Worker(stop, name="teardown-close").start_and_wait(10)
+
+
+def xfail_if(flavor: str, request: pytest.FixtureRequest, reason: str) -> None:
+    """Mark the running test as an expected failure (strict) when it runs on ``flavor``."""
+    if request.getfixturevalue("flavor") == flavor:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+# -- known defects, named once for every test that expects them to fail ------------------------
+
+CLOSE_WAITS_FOR_UNSENT = (
+    "AsyncClient.close() with unsent data queued for a server that stopped reading waits for "
+    "the server (transport.close flushes first) instead of returning at once"
+)
+OLD_TRANSPORT_CLOSES_NEW = (
+    "AsyncClient.connect() after a timed-out write: the old transport's late connection_lost "
+    "calls client._lose and closes the new connection"
+)
+TIMEOUT_COUNTS_FROM_ISSUE = (
+    "AsyncClient times a command pipelined behind a blocking reserve from when it was issued, "
+    "not from when the commands ahead of it were answered, so the reserve's wait kills both"
+)
+INTERRUPT_LEAVES_NO_REASON = (
+    "after a KeyboardInterrupt mid-command, later ConnectionLostErrors give no reason: "
+    "ConnectionLostError(str(KeyboardInterrupt())) is empty"
+)
+BATCH_GETS_NO_PROTOCOL_ERROR = (
+    "AsyncClient hands a garbage reply's ProtocolError only to a single command's future; a "
+    "batch (pipeline, reserve_many) gets ConnectionLostError, the sync client a ProtocolError"
+)
