@@ -306,14 +306,21 @@ def test_garbage_reply_to_a_batch_is_a_protocol_error_then_connection_lost(
 def test_garbage_before_any_command_is_never_an_answer(
     open_client: OpenClient, flavor: str
 ) -> None:
+    connected = threading.Event()
+
     def chatty(conn: FakeConnection) -> None:
-        conn.send(b"HELLO\r\n")  # beanstalkd never speaks first
+        # Speaks once the client is connected (garbage arriving while it still connects is
+        # test_aio_faults.py's business), before any command: beanstalkd never speaks first.
+        if connected.wait(5):
+            conn.send(b"HELLO\r\n")
         while (line := conn.read_line(timeout=10)) is not None:
             if line == b"list-tube-used":
                 conn.send(b"USING default\r\n")
 
     with FakeServer(chatty) as fake:
         client = open_client(fake.address, timeout=3)
+        connected.set()
+        wait_until(lambda: fake.connection().has_sent(b"HELLO\r\n"), what="the garbage")
         if flavor == "sync":
             # The blocking client reads only for a reply: the first one catches the garbage.
             with pytest.raises(jackd.ProtocolError):
@@ -325,6 +332,7 @@ def test_garbage_before_any_command_is_never_an_answer(
         with pytest.raises(jackd.ConnectionLostError):
             client.list_tube_used()
         wait_until(fake.connection().saw_eof.is_set, what="the client to hang up")
+        assert fake.connection().received == ([b"list-tube-used"] if flavor == "sync" else [])
 
 
 CUT_SHORT = [
