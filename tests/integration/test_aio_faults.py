@@ -26,15 +26,18 @@ from jackd.testing import BeanstalkdServer
 
 from .fakeserver import (
     CLOSE_WAITS_FOR_UNSENT,
+    EARLY_FAULT_IGNORED,
     OLD_TRANSPORT_CLOSES_NEW,
     TIMEOUT_COUNTS_FROM_ISSUE,
     FakeConnection,
     FakeServer,
     Script,
+    connected_to,
     in_turn,
     never_reading,
     stats_then_stop_reading,
     unread_bytes,
+    wait_until,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -334,6 +337,67 @@ def test_close_returns_at_once_with_unsent_data_queued(timeout: float | None) ->
             finally:
                 hang_up.set()  # lets a close that waits for the server end, pass or fail
             await settle(tasks, timeout=1.0)
+
+    run(main)
+
+
+# -- a fault while connecting ------------------------------------------------------------------
+
+#: What the fake does as soon as it accepts: what it sends, then "close", "reset" or "stall".
+EARLY_FAULTS = {
+    "garbage": (b"HELLO\r\n", "stall"),
+    "hang-up": (b"", "close"),
+    "reset": (b"", "reset"),
+}
+
+
+def send_then(data: bytes, then: str) -> Script:
+    def script(conn: FakeConnection) -> None:
+        conn.send(data)
+        if then == "reset":
+            conn.reset()
+        elif then == "stall":
+            conn.wait_eof(timeout=10)
+
+    return script
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param("garbage", marks=pytest.mark.xfail(strict=True, reason=EARLY_FAULT_IGNORED)),
+        pytest.param("hang-up", marks=pytest.mark.xfail(strict=True, reason=EARLY_FAULT_IGNORED)),
+        # A reset this early fails the connect call itself (so connect raises).
+        "reset",
+    ],
+)
+def test_fault_while_connecting_is_not_missed(fault: str) -> None:
+    data, then = EARLY_FAULTS[fault]
+
+    def acted(fake: FakeServer) -> bool:
+        if not fake.connections:
+            return False
+        conn = fake.connections[0]
+        return conn.has_sent(data) if then == "stall" else conn.finished.is_set()
+
+    async def main() -> None:
+        accept = threading.Event()
+        with FakeServer(send_then(data, then), hold_accept=accept) as fake:
+            client = jackd.aio.AsyncClient(fake.address)
+            connecting = spawn(client.connect())
+            # One loop iteration at a time until the kernel has the connection, then hold the
+            # loop, on purpose, in a blocking wait while the fake accepts and acts: so its
+            # bytes or its FIN are there before the loop first looks at the new connection,
+            # as a fast server's can be.
+            while not connected_to(fake.port):
+                await asyncio.sleep(0)
+            accept.set()
+            wait_until(lambda: acted(fake), what="the fake to act")
+            with contextlib.suppress(jackd.ConnectionLostError):
+                await connecting  # refusing to connect would be a fine answer too
+            await until(lambda: client.closed, timeout=2, what="the client to notice")
+            with pytest.raises(jackd.ConnectionLostError):
+                await asyncio.wait_for(client.list_tube_used(), 2)
 
     run(main)
 
