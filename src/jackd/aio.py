@@ -84,6 +84,11 @@ class _Protocol(asyncio.BufferedProtocol):
         if not isinstance(transport, asyncio.Transport):
             raise TypeError(f"jackd needs a stream transport, got {transport!r}")
         self.transport = transport
+        client = self.client
+        if client._protocol is self:
+            # From now on a hang-up or garbage must reach the client, even before connect()
+            # resumes: the loop may read the socket first.
+            client._transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             tune(sock)
@@ -242,11 +247,17 @@ class AsyncClient:
         """One attempt at a connection; ConnectionLostError if it fails."""
         loop = self._loop
         endpoint = self.endpoint
+
+        def protocol_factory() -> _Protocol:
+            protocol = _Protocol(self)
+            self._protocol = protocol
+            return protocol
+
         if endpoint.path is not None:
-            opening = loop.create_unix_connection(lambda: _Protocol(self), endpoint.path)
+            opening = loop.create_unix_connection(protocol_factory, endpoint.path)
         else:
             opening = loop.create_connection(
-                lambda: _Protocol(self),
+                protocol_factory,
                 endpoint.host or "localhost",
                 endpoint.port,
                 **stream_options(endpoint, self.ssl, self.connect_timeout),
@@ -254,11 +265,16 @@ class AsyncClient:
         try:
             transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
+            self._protocol = None
             raise connect_error(endpoint, exc) from exc
         if self._closing:
+            self._protocol = None
             transport.abort()
             raise ConnectionLostError("the client was closed")
-        self._transport, self._protocol = protocol.transport, protocol
+        if self._protocol is not protocol or self._transport is None:
+            # The server hung up, or sent garbage, before this task resumed.
+            self._protocol = None
+            raise ConnectionLostError(f"{self._closed_because}")
         self._closed_because = None
 
     async def _revive(self, unanswered: list[Command[Any]], lost: bool) -> None:
@@ -364,7 +380,10 @@ class AsyncClient:
             transport.write(b"quit\r\n")
             self._closing = True
             protocol = self._protocol
-            self._lose(ConnectionLostError("the client sent quit"), graceful=True)
+            # With writes still buffered the server is not reading: it would never see the
+            # quit, so closing at once is all there is to do.
+            stalled = transport.get_write_buffer_size() > 0
+            self._lose(ConnectionLostError("the client sent quit"), graceful=not stalled)
             if protocol is not None:
                 try:
                     await asyncio.wait_for(asyncio.shield(protocol.closed), self.connect_timeout)
@@ -396,6 +415,8 @@ class AsyncClient:
             transport.close()
         else:
             transport.abort()
+        if self._reviving is not None:
+            return  # lost while connecting: the attempt under way fails, and says why
         if self.reconnect is not None and not self._closing:
             log.warning("lost the connection to %s (%s); reconnecting", self.endpoint, reason)
             self._reviving = self._loop.create_task(self._revive(unanswered, True))

@@ -401,31 +401,3 @@ def xfail_if(flavor: str, request: pytest.FixtureRequest, reason: str) -> None:
     """Mark the running test as an expected failure (strict) when it runs on ``flavor``."""
     if request.getfixturevalue("flavor") == flavor:
         request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
-# -- known defects, named once for every test that expects them to fail ------------------------
-
-CLOSE_WAITS_FOR_UNSENT = (
-    "AsyncClient.close() with unsent data queued for a server that stopped reading waits for "
-    "the server (transport.close flushes first) instead of returning at once"
-)
-OLD_TRANSPORT_CLOSES_NEW = (
-    "AsyncClient.connect() after a timed-out write: the old transport's late connection_lost "
-    "calls client._lose and closes the new connection"
-)
-TIMEOUT_COUNTS_FROM_ISSUE = (
-    "AsyncClient times a command pipelined behind a blocking reserve from when it was issued, "
-    "not from when the commands ahead of it were answered, so the reserve's wait kills both"
-)
-INTERRUPT_LEAVES_NO_REASON = (
-    "after a KeyboardInterrupt mid-command, later ConnectionLostErrors give no reason: "
-    "ConnectionLostError(str(KeyboardInterrupt())) is empty"
-)
-EARLY_FAULT_IGNORED = (
-    "AsyncClient ignores garbage or a hang-up that the loop reads before connect() has stored "
-    "the transport (_lose finds none): it then reports open and its commands hang"
-)
-BATCH_GETS_NO_PROTOCOL_ERROR = (
-    "AsyncClient hands a garbage reply's ProtocolError only to a single command's future; a "
-    "batch (pipeline, reserve_many) gets ConnectionLostError, the sync client a ProtocolError"
-)

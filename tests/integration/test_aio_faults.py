@@ -25,10 +25,6 @@ import jackd.aio
 from jackd.testing import BeanstalkdServer
 
 from .fakeserver import (
-    CLOSE_WAITS_FOR_UNSENT,
-    EARLY_FAULT_IGNORED,
-    OLD_TRANSPORT_CLOSES_NEW,
-    TIMEOUT_COUNTS_FROM_ISSUE,
     FakeConnection,
     FakeServer,
     Script,
@@ -317,7 +313,6 @@ def test_close_while_writes_stall_fails_every_task_at_once() -> None:
     run(main)
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSE_WAITS_FOR_UNSENT)
 @pytest.mark.parametrize("timeout", [None, 0.3], ids=["closed-while-stalled", "after-timeout"])
 def test_close_returns_at_once_with_unsent_data_queued(timeout: float | None) -> None:
     hang_up = threading.Event()
@@ -365,8 +360,8 @@ def send_then(data: bytes, then: str) -> Script:
 @pytest.mark.parametrize(
     "fault",
     [
-        pytest.param("garbage", marks=pytest.mark.xfail(strict=True, reason=EARLY_FAULT_IGNORED)),
-        pytest.param("hang-up", marks=pytest.mark.xfail(strict=True, reason=EARLY_FAULT_IGNORED)),
+        "garbage",
+        "hang-up",
         # A reset this early fails the connect call itself (so connect raises).
         "reset",
     ],
@@ -411,7 +406,6 @@ def answer_list_tube_used(conn: FakeConnection) -> None:
             conn.send(b"USING default\r\n")
 
 
-@pytest.mark.xfail(strict=True, reason=OLD_TRANSPORT_CLOSES_NEW)
 @pytest.mark.parametrize("close_first", [False, True], ids=["connect", "close-then-connect"])
 def test_connect_after_a_timed_out_write_survives_the_old_transport(close_first: bool) -> None:
     hang_up = threading.Event()
@@ -442,7 +436,6 @@ def test_connect_after_a_timed_out_write_survives_the_old_transport(close_first:
 # -- timeouts of queued commands ---------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=TIMEOUT_COUNTS_FROM_ISSUE)
 def test_commands_queued_behind_a_blocking_reserve_outlast_the_socket_timeout(
     server: BeanstalkdServer,
 ) -> None:

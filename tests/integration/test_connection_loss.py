@@ -21,9 +21,6 @@ import jackd
 from jackd.testing import BeanstalkdServer
 
 from .fakeserver import (
-    BATCH_GETS_NO_PROTOCOL_ERROR,
-    CLOSE_WAITS_FOR_UNSENT,
-    INTERRUPT_LEAVES_NO_REASON,
     FakeConnection,
     FakeServer,
     OpenClient,
@@ -33,7 +30,6 @@ from .fakeserver import (
     stats_then_stop_reading,
     unread_bytes,
     wait_until,
-    xfail_if,
 )
 
 pytestmark = pytest.mark.timeout(30)
@@ -177,7 +173,6 @@ def test_connection_reset_while_a_put_is_being_written(open_client: OpenClient) 
 def test_close_wakes_a_put_stuck_writing(
     open_client: OpenClient, request: pytest.FixtureRequest
 ) -> None:
-    xfail_if("async", request, CLOSE_WAITS_FOR_UNSENT)
     with FakeServer(stats_then_stop_reading(30_000_000)) as fake:
         client = open_client(fake.address)
         writer = Worker(lambda: client.put(b"W" * 20_000_000), name="writer")
@@ -288,7 +283,6 @@ def test_garbage_reply_is_a_protocol_error_then_connection_lost(
 def test_garbage_reply_to_a_batch_is_a_protocol_error_then_connection_lost(
     open_client: OpenClient, garbage: bytes, request: pytest.FixtureRequest
 ) -> None:
-    xfail_if("async", request, BATCH_GETS_NO_PROTOCOL_ERROR)
     with FakeServer(answer_first_line_with(garbage, then_close=False)) as fake:
         client = open_client(fake.address, timeout=3)
         started = time.monotonic()
@@ -383,7 +377,6 @@ def test_server_reset_mid_reply_is_connection_lost(open_client: OpenClient) -> N
 # -- interrupted calls -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=INTERRUPT_LEAVES_NO_REASON)
 @pytest.mark.parametrize(
     "call",
     [

@@ -17,13 +17,11 @@ import jackd
 from . import fakeserver  # its wait_until polls a predicate; _support's a probe
 from ._support import Connect, wait_until
 from .fakeserver import (
-    CLOSE_WAITS_FOR_UNSENT,
     FakeServer,
     Worker,
     opened_clients,
     stats_then_stop_reading,
     unread_bytes,
-    xfail_if,
 )
 
 CALLS: dict[str, Callable[[jackd.Client], object]] = {
@@ -148,7 +146,6 @@ def test_quit_while_a_put_is_stuck_writing_returns_at_once(
     flavor: str, request: pytest.FixtureRequest
 ) -> None:
     # The server reads nothing after stats, so the put cannot finish and quit cannot be sent.
-    xfail_if("async", request, CLOSE_WAITS_FOR_UNSENT)
     with (
         opened_clients(flavor) as open_client,
         FakeServer(stats_then_stop_reading(30_000_000)) as fake,

@@ -16,8 +16,6 @@ import jackd
 from jackd.testing import BeanstalkdServer
 
 from .fakeserver import (
-    CLOSE_WAITS_FOR_UNSENT,
-    TIMEOUT_COUNTS_FROM_ISSUE,
     FakeConnection,
     FakeServer,
     OpenClient,
@@ -129,7 +127,6 @@ def test_put_stuck_writing_times_out(open_client: OpenClient) -> None:
 def test_close_after_a_write_timed_out_returns_at_once(
     open_client: OpenClient, request: pytest.FixtureRequest
 ) -> None:
-    xfail_if("async", request, CLOSE_WAITS_FOR_UNSENT)
     # Unsent data is still queued when the put gives up, and the fake never reads it.
     with FakeServer(stats_then_stop_reading(30_000_000)) as fake:
         client = open_client(fake.address, timeout=0.3)
@@ -334,7 +331,6 @@ def test_blocking_reserve_on_silent_server_waits_until_closed(open_client: OpenC
 def test_command_queued_behind_a_blocking_reserve_waits_for_it(
     connect: Connect, observer: jackd.Client, request: pytest.FixtureRequest
 ) -> None:
-    xfail_if("async", request, TIMEOUT_COUNTS_FROM_ISSUE)
     client = connect(timeout=0.2)
     producer = connect()
     reserver = Worker(client.reserve, name="reserver")
@@ -354,7 +350,6 @@ def test_command_queued_behind_a_blocking_reserve_waits_for_it(
 def test_command_queued_behind_a_blocking_reserve_is_timed_from_its_reply(
     open_client: OpenClient, request: pytest.FixtureRequest
 ) -> None:
-    xfail_if("async", request, TIMEOUT_COUNTS_FROM_ISSUE)
     answered: list[float] = []
 
     def slow_reserve_then_silence(conn: FakeConnection) -> None:
