@@ -36,12 +36,25 @@ from ._errors import (
 )
 from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
+from ._work import Backoff, Bury, JobEvent, Retry, WorkerStats
 from .client import Client, Pipeline, connect
+from .worker import Worker
 
-for _public in (Job, JobStats, ServerStats, TubeStats, Reconnect):
+for _public in (
+    Job,
+    JobStats,
+    ServerStats,
+    TubeStats,
+    Reconnect,
+    Backoff,
+    Bury,
+    JobEvent,
+    Retry,
+    WorkerStats,
+):
     # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
     _public.__module__ = "jackd"
-del _public
+del _public, _PUBLIC
 
 __version__ = "0.1.0"
 
@@ -51,8 +64,10 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "DEFAULT_TTR",
     "DEFAULT_TUBE",
+    "Backoff",
     "BadFormatError",
     "BuriedError",
+    "Bury",
     "Client",
     "ConnectionLostError",
     "DeadlineSoonError",
@@ -61,6 +76,7 @@ __all__ = [
     "InternalError",
     "JackdError",
     "Job",
+    "JobEvent",
     "JobStats",
     "JobTooBigError",
     "NotFoundError",
@@ -70,11 +86,14 @@ __all__ = [
     "ProtocolError",
     "Reconnect",
     "ReservationLostError",
+    "Retry",
     "ServerError",
     "ServerStats",
     "TimedOutError",
     "TubeStats",
     "UnknownCommandError",
+    "Worker",
+    "WorkerStats",
     "__version__",
     "connect",
 ]

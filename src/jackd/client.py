@@ -313,11 +313,11 @@ class Client:
             # Closing our copy of the descriptor leaves the parent's connection as it was;
             # shutdown would end it for both processes.
             sock.close()
+            # The session stays: a connection of the child's own gets the same tubes.
             self._closed_because = ConnectionLostError(
                 "this client's connection belongs to the parent process: the client was used "
                 "after os.fork(); connect() (or reconnect=True) opens one of the child's own"
             )
-            self._core.reset()
 
     # -- running commands --------------------------------------------------------------------
 
@@ -356,6 +356,7 @@ class Client:
                         self._recover(exc, wait, [cmd], started)
                 try:
                     core.deliver(cmd, parts, body)
+                    core.check_drained()
                 finally:
                     if core.failure is not None:
                         self._drop(core.failure)
