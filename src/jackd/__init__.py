@@ -54,7 +54,7 @@ for _public in (
 ):
     # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
     _public.__module__ = "jackd"
-del _public, _PUBLIC
+del _public
 
 __version__ = "0.1.0"
 

@@ -391,10 +391,11 @@ class AsyncClient:
                     transport.abort()
         await self.close()
 
-    def _lose(self, reason: JackdError, graceful: bool = False) -> None:
+    def _lose(self, reason: JackdError, graceful: bool = False, renew: bool = False) -> None:
         """The connection is gone: close the transport, then reconnect or fail every waiter.
 
         The first reason sticks. Unsent data is dropped (``abort``) unless ``graceful``.
+        ``renew`` reconnects even without a reconnect policy (once).
         """
         transport, self._transport = self._transport, None
         if transport is None:
@@ -417,7 +418,7 @@ class AsyncClient:
             transport.abort()
         if self._reviving is not None:
             return  # lost while connecting: the attempt under way fails, and says why
-        if self.reconnect is not None and not self._closing:
+        if (self.reconnect is not None or renew) and not self._closing:
             log.warning("lost the connection to %s (%s); reconnecting", self.endpoint, reason)
             self._reviving = self._loop.create_task(self._revive(unanswered, True))
             return
@@ -617,8 +618,18 @@ class AsyncClient:
             self._maybe_blocked = True
             for undo in waiter.undo or ():
                 undo()
-            for cmd in waiter.answered():
-                if cmd.error is None and cmd.kind.reserves:
+            answered = waiter.answered()
+            taken = [c for c in answered if c.error is None and c.kind.reserves]
+            if taken and any(c.kind.blocks for c in waiter.commands[len(answered) :]):
+                # The batch's own blocking reserve still holds the line: nothing sent now
+                # would be read before a job arrives. A new connection gives the jobs back at
+                # once (the server releases what a closed connection held).
+                self._lose(
+                    ConnectionLostError("connection renewed to give back a cancelled batch's jobs"),
+                    renew=True,
+                )
+            else:
+                for cmd in taken:
                     self._put_back(cmd.result.id, _prior(waiter, cmd))
             raise
 

@@ -193,11 +193,6 @@ def test_clients_take_a_policy() -> None:
     assert jackd.aio.AsyncClient("127.0.0.1:9").reconnect is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: docstrings and the TypeError for reconnect= name jackd.Reconnect, but "
-    "jackd does not export Reconnect (only jackd._reconnect has it)",
-)
 def test_reconnect_is_exported() -> None:
-    assert jackd.Reconnect is Reconnect  # type: ignore[attr-defined]
+    assert jackd.Reconnect is Reconnect
     assert "Reconnect" in jackd.__all__

@@ -504,13 +504,8 @@ def test_reservation_lost_error_is_public_as_jackd_name() -> None:
     assert issubclass(ReservationLostError, NotFoundError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: ReservationLostError is documented as a public error but jackd does not "
-    "export it, so callers cannot catch it by name without importing jackd._errors",
-)
 def test_reservation_lost_error_is_exported() -> None:
-    assert jackd.ReservationLostError is ReservationLostError  # type: ignore[attr-defined]
+    assert jackd.ReservationLostError is ReservationLostError
     assert "ReservationLostError" in jackd.__all__
 
 
