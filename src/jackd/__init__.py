@@ -34,10 +34,12 @@ from ._errors import (
     TimedOutError,
     UnknownCommandError,
 )
+from ._placement import JobRef
 from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
 from ._work import Backoff, Bury, JobEvent, Retry, WorkerStats
 from .client import Client, Pipeline, connect
+from .pool import Pool, ServerState
 from .worker import Worker
 
 for _public in (
@@ -51,6 +53,8 @@ for _public in (
     JobEvent,
     Retry,
     WorkerStats,
+    JobRef,
+    ServerState,
 ):
     # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
     _public.__module__ = "jackd"
@@ -77,17 +81,20 @@ __all__ = [
     "JackdError",
     "Job",
     "JobEvent",
+    "JobRef",
     "JobStats",
     "JobTooBigError",
     "NotFoundError",
     "NotIgnoredError",
     "OutOfMemoryError",
     "Pipeline",
+    "Pool",
     "ProtocolError",
     "Reconnect",
     "ReservationLostError",
     "Retry",
     "ServerError",
+    "ServerState",
     "ServerStats",
     "TimedOutError",
     "TubeStats",

@@ -1004,7 +1004,8 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-# Last: the asyncio worker is built on AsyncClient, defined above.
+# Last: the asyncio worker and pool are built on AsyncClient, defined above.
+from ._aio_pool import Pool  # noqa: E402
 from ._aio_worker import Worker  # noqa: E402
 
-__all__ = ["AsyncClient", "AsyncPipeline", "Worker", "connect"]
+__all__ = ["AsyncClient", "AsyncPipeline", "Pool", "Worker", "connect"]
