@@ -37,7 +37,7 @@ from ._errors import (
 from ._placement import JobRef
 from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
-from ._work import Backoff, Bury, JobEvent, Retry, WorkerStats
+from ._work import Backoff, Bury, JobContext, JobEvent, Retry, WorkerStats, current_job
 from .client import Client, Pipeline, connect
 from .pool import Pool, ServerState
 from .worker import Worker
@@ -51,6 +51,7 @@ for _public in (
     Backoff,
     Bury,
     JobEvent,
+    JobContext,
     Retry,
     WorkerStats,
     JobRef,
@@ -80,6 +81,7 @@ __all__ = [
     "InternalError",
     "JackdError",
     "Job",
+    "JobContext",
     "JobEvent",
     "JobRef",
     "JobStats",
@@ -103,4 +105,5 @@ __all__ = [
     "WorkerStats",
     "__version__",
     "connect",
+    "current_job",
 ]

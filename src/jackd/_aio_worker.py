@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from . import _commands as cmds
 from ._commands import DEFAULT_TUBE, Job
 from ._errors import (
     ConnectionLostError,
@@ -29,8 +30,16 @@ from ._errors import (
     ProtocolError,
     TimedOutError,
 )
+from ._protocol import Command
 from ._reconnect import Reconnect
-from ._work import TOUCH_CHECK_AFTER, decide, next_touch, touch_margin
+from ._work import (
+    TOUCH_CHECK_AFTER,
+    JobContext,
+    decide,
+    enter_job,
+    next_touch,
+    touch_margin,
+)
 from .aio import AsyncClient
 from .worker import ONE_TRY, POLL, STARTING_RECONNECT, Handler, WorkerBase, log
 
@@ -347,7 +356,9 @@ class Worker(WorkerBase):
             counters.reserved += 1  # type: ignore[attr-defined]
             counters.in_flight += 1  # type: ignore[attr-defined]
         error: BaseException | None = None
-        running = True
+        settling = False
+        # A task runs in a copy of the context: setting it here is for this job alone.
+        enter_job(JobContext(str(entry.client.endpoint), entry.tube, entry.job))
         try:
             try:
                 await handler.func(entry.job)  # type: ignore[misc]
@@ -357,18 +368,51 @@ class Worker(WorkerBase):
                 return
             except Exception as exc:  # a handler's failure never stops the worker
                 error = exc
-            running = False
-            with self._lock:
-                counters.in_flight -= 1  # type: ignore[attr-defined]
-            if not entry.released:
-                await self._settle(entry, handler, error, time.monotonic() - entry.started)
-        finally:
-            if running:
+            finally:
                 with self._lock:
                     counters.in_flight -= 1  # type: ignore[attr-defined]
-            # Gone only once settled: a burst ends when no job runs or is being settled.
+                self._give_back(1)
+            if entry.released:
+                return
+            seconds = time.monotonic() - entry.started
+            if error is None:
+                # The success path awaits nothing: the delete's reply settles it later, and
+                # the entry stays in _tasks until then (a burst or a stop waits for it).
+                settling = self._delete_later(key, entry, seconds)
+            else:
+                await self._settle(entry, handler, error, seconds)
+        finally:
+            if not settling:
+                del self._tasks[key]
+
+    def _delete_later(self, key: int, entry: _Task, seconds: float) -> bool:
+        def deleted(cmd: Command[Any]) -> None:
             del self._tasks[key]
-            self._give_back(1)
+            if cmd.error is None:
+                self._counted(entry.tube, "succeeded")
+                self._notify(entry, "succeeded", "delete", None, seconds)
+            else:
+                self._settle_failed(entry, cmd.error, None, seconds)
+
+        try:
+            entry.client._send_then(cmds.delete(entry.job), deleted)
+        except ConnectionLostError as exc:
+            self._settle_failed(entry, exc, None, seconds)
+            return False
+        return True
+
+    def _settle_failed(
+        self, entry: _Task, exc: BaseException, error: BaseException | None, seconds: float
+    ) -> None:
+        log.warning(
+            "job %d from %r: its reservation was lost before it could be settled (%s); "
+            "it will run again",
+            entry.job.id,
+            entry.tube,
+            exc,
+        )
+        self._counted(entry.tube, "lost")
+        self._notify(entry, "lost", "none", error, seconds)
 
     async def _settle(
         self, entry: _Task, handler: Handler, error: BaseException | None, seconds: float
@@ -387,15 +431,7 @@ class Worker(WorkerBase):
                 else:
                     await client.bury(job, stats.pri)
         except (NotFoundError, ConnectionLostError, ProtocolError, TimeoutError) as exc:
-            log.warning(
-                "job %d from %r: its reservation was lost before it could be settled (%s); "
-                "it will run again",
-                job.id,
-                tube,
-                exc,
-            )
-            self._counted(tube, "lost")
-            self._notify(entry, "lost", "none", error, seconds)
+            self._settle_failed(entry, exc, error, seconds)
             return
         with self._lock:
             self._counters[tube].count(action)

@@ -51,11 +51,14 @@ from ._work import (
     Action,
     Backoff,
     Counters,
+    JobContext,
     JobEvent,
     WorkerStats,
     check_concurrency,
     check_grace,
     decide,
+    enter_job,
+    leave_job,
     next_touch,
     touch_margin,
 )
@@ -591,11 +594,13 @@ class Worker(WorkerBase):
             counters.in_flight += 1  # type: ignore[attr-defined]
         log.debug("job %d from %r: running %s", job.id, tube, handler.func.__qualname__)
         error: BaseException | None = None
+        token = enter_job(JobContext(str(client.endpoint), tube, job))
         try:
             handler.func(job)
         except BaseException as exc:  # a handler's failure never stops the worker
             error = exc
         finally:
+            leave_job(token)
             with self._lock:
                 del self._running[n]
                 counters.in_flight -= 1  # type: ignore[attr-defined]

@@ -240,12 +240,14 @@ def test_worker_over_three_servers_with_jobs_on_one(
     three: list[BeanstalkdServer], flavor: str
 ) -> None:
     seen: list[tuple[float, bytes]] = []
+    came_from: list[str] = []
     addresses = [s.address for s in three]
     worker: jackd.Worker | jackd.aio.Worker
     if flavor == "sync":
         worker = jackd.Worker(addresses, concurrency=4)
 
         def handle(job: jackd.Job) -> None:
+            came_from.append(jackd.current_job().server)
             seen.append((time.monotonic(), job.body))
 
         worker.handler("t")(handle)
@@ -254,6 +256,7 @@ def test_worker_over_three_servers_with_jobs_on_one(
         aworker = jackd.aio.Worker(addresses, concurrency=20)
 
         async def ahandle(job: jackd.Job) -> None:
+            came_from.append(jackd.current_job().ref.server)
             seen.append((time.monotonic(), job.body))
 
         aworker.handler("t")(ahandle)
@@ -281,6 +284,10 @@ def test_worker_over_three_servers_with_jobs_on_one(
     runner.join(10)
     assert not runner.is_alive()
     assert worker.stats().succeeded == 25
+    # The handler learns which server each job came from.
+    assert came_from == [three[2].address] * 5 + [three[1].address] * 20
+    with pytest.raises(LookupError):
+        jackd.current_job()
     for server in three[1:]:
         with jackd.connect(server.address) as client:
             assert client.stats().current_jobs_reserved == 0
