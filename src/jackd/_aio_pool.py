@@ -135,9 +135,7 @@ class Pool(PoolBase[AsyncClient]):
                 for i in todo:
                     results[i] = error
                 break
-            share: dict[int, list[int]] = {}
-            for n, i in enumerate(todo):
-                share.setdefault(n % len(members), []).append(i)
+            share = self._shares(todo, len(members))
             args = (priority, delay, ttr)
             again = await asyncio.gather(
                 *(
@@ -173,21 +171,7 @@ class Pool(PoolBase[AsyncClient]):
             await self._lost(member, exc)
             errors[member.address] = str(exc)
             return indexes
-        again: list[int] = []
-        lost: ConnectionLostError | None = None
-        for i, answer in zip(indexes, answers, strict=True):
-            if isinstance(answer, int):
-                results[i] = JobRef(member.address, answer)
-            elif isinstance(answer, DrainingError):
-                again.append(i)
-            elif isinstance(answer, ConnectionLostError):
-                lost = answer
-                if answer.maybe_applied and not self.at_least_once:
-                    results[i] = answer
-                else:
-                    again.append(i)
-            else:
-                results[i] = answer
+        again, lost = self._take_answers(member, indexes, answers, results)
         if lost is not None:
             await self._lost(member, lost)
             errors[member.address] = str(lost)
