@@ -7,17 +7,17 @@ Every decision is ``jackd.pool.PoolBase``'s and ``jackd._placement``'s; this onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from . import _commands as cmds
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, DEFAULT_TUBE, Body, Seconds
 from ._errors import ConnectionLostError, DrainingError, NotFoundError
-from ._placement import JobRef, Strategy
+from ._placement import JobRef
 from ._stats import ServerStats, TubeStats
 from .aio import AsyncClient
-from .pool import ONE_TRY, POOL_CONNECT_TIMEOUT, Member, PoolBase, sum_tube_stats
+from .pool import ONE_TRY, Member, PoolBase, sum_tube_stats
 
 
 class Pool(PoolBase[AsyncClient]):
@@ -25,23 +25,6 @@ class Pool(PoolBase[AsyncClient]):
 
     The same arguments, placement, failover and errors; its methods are coroutines.
     """
-
-    def __init__(
-        self,
-        servers: str | Sequence[str] | None = None,
-        *,
-        strategy: Strategy = "round-robin",
-        at_least_once: bool = False,
-        timeout: float | None = None,
-        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
-        ssl: Any = None,
-    ) -> None:
-        super().__init__(servers, strategy, at_least_once)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "connect_timeout": connect_timeout,
-            "ssl": ssl,
-        }
 
     async def __aenter__(self) -> Pool:
         return self

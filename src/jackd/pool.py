@@ -97,10 +97,20 @@ class PoolBase(Generic[C]):
 
     def __init__(
         self,
-        servers: str | Sequence[str] | None,
-        strategy: Strategy,
-        at_least_once: bool,
+        servers: str | Sequence[str] | None = None,
+        *,
+        strategy: Strategy = "round-robin",
+        at_least_once: bool = False,
+        timeout: float | None = None,
+        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
+        ssl: Any = None,
     ) -> None:
+        #: What each server's client is made with.
+        self._options: dict[str, Any] = {
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "ssl": ssl,
+        }
         names = pool_servers(servers)
         self._members: dict[str, Member[C]] = {name: Member(name) for name in names}
         self._placer = Placer(names, strategy)
@@ -190,23 +200,6 @@ class Pool(PoolBase[Client]):
     ``"round-robin"`` (the default) or ``"random"``. ``timeout``, ``connect_timeout`` and
     ``ssl`` go to each server's ``jackd.Client``. Safe to share between threads.
     """
-
-    def __init__(
-        self,
-        servers: str | Sequence[str] | None = None,
-        *,
-        strategy: Strategy = "round-robin",
-        at_least_once: bool = False,
-        timeout: float | None = None,
-        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
-        ssl: Any = None,
-    ) -> None:
-        super().__init__(servers, strategy, at_least_once)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "connect_timeout": connect_timeout,
-            "ssl": ssl,
-        }
 
     def __enter__(self) -> Pool:
         return self
