@@ -34,11 +34,29 @@ from ._errors import (
     TimedOutError,
     UnknownCommandError,
 )
+from ._placement import JobRef
 from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
+from ._work import Backoff, Bury, JobContext, JobEvent, Retry, WorkerStats, current_job
 from .client import Client, Pipeline, connect
+from .pool import Pool, ServerState
+from .worker import Worker
 
-for _public in (Job, JobStats, ServerStats, TubeStats, Reconnect):
+for _public in (
+    Job,
+    JobStats,
+    ServerStats,
+    TubeStats,
+    Reconnect,
+    Backoff,
+    Bury,
+    JobEvent,
+    JobContext,
+    Retry,
+    WorkerStats,
+    JobRef,
+    ServerState,
+):
     # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
     _public.__module__ = "jackd"
 del _public
@@ -51,8 +69,10 @@ __all__ = [
     "DEFAULT_PRIORITY",
     "DEFAULT_TTR",
     "DEFAULT_TUBE",
+    "Backoff",
     "BadFormatError",
     "BuriedError",
+    "Bury",
     "Client",
     "ConnectionLostError",
     "DeadlineSoonError",
@@ -61,20 +81,29 @@ __all__ = [
     "InternalError",
     "JackdError",
     "Job",
+    "JobContext",
+    "JobEvent",
+    "JobRef",
     "JobStats",
     "JobTooBigError",
     "NotFoundError",
     "NotIgnoredError",
     "OutOfMemoryError",
     "Pipeline",
+    "Pool",
     "ProtocolError",
     "Reconnect",
     "ReservationLostError",
+    "Retry",
     "ServerError",
+    "ServerState",
     "ServerStats",
     "TimedOutError",
     "TubeStats",
     "UnknownCommandError",
+    "Worker",
+    "WorkerStats",
     "__version__",
     "connect",
+    "current_job",
 ]

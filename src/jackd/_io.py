@@ -8,6 +8,7 @@ bytes that ``select`` does not see; ``send_buffers`` and ``exchange`` deal with 
 from __future__ import annotations
 
 import contextlib
+import select
 import selectors
 import socket
 from collections.abc import Iterable, Sequence
@@ -94,11 +95,15 @@ def hung_up(sock: socket.socket) -> bool:
     sent twice tells the two apart.
     """
     try:
+        # poll, not the socket's own recv: with a socket timeout set, Python would wait
+        # for data that long before peeking.
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
+            return False
         # The plain socket's recv, also for a TLS socket (whose own recv takes no flags): a
-        # peek at the TCP stream says whether the server hung up, and consumes nothing.
-        return socket.socket.recv(sock, 1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except BlockingIOError:
-        return False
+        # peek at the TCP stream consumes nothing.
+        return socket.socket.recv(sock, 1, socket.MSG_PEEK) == b""
     except OSError:
         return True
 

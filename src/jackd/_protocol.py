@@ -308,7 +308,8 @@ class Core:
 
         For a shell with exactly one command in flight and nothing buffered, such as the
         blocking client: it skips the pending FIFO, and the shell passes the reply to
-        ``deliver`` itself. ``recv_into`` returning 0 means the server closed the connection.
+        ``deliver`` itself, then calls ``check_drained``. ``recv_into`` returning 0 means the
+        server closed the connection.
         """
         while True:
             # The usual case, an empty buffer, without the call to get_buffer.
@@ -321,11 +322,17 @@ class Core:
                 self._end += n
             reply = self.frame()
             if reply is not None:
-                if self._end:
-                    # beanstalkd answers each command once and says nothing unasked; bytes
-                    # after the one reply expected mean the stream is out of step.
-                    self._fail("more bytes after the reply than the one command asked for")
                 return reply
+
+    def check_drained(self) -> None:
+        """After the one reply a lone command expects: nothing more may have come.
+
+        beanstalkd answers each command once and says nothing unasked; bytes after the reply
+        mean the stream is out of step. Checked after the reply was delivered, so a reply
+        that makes no sense is reported as such, with what followed it.
+        """
+        if self._end:
+            self._fail("more bytes after the reply than the one command asked for")
 
     def frame(self) -> Reply | None:
         """Cut the next complete reply out of the buffer, or return None if it is not all in.

@@ -84,6 +84,11 @@ class _Protocol(asyncio.BufferedProtocol):
         if not isinstance(transport, asyncio.Transport):
             raise TypeError(f"jackd needs a stream transport, got {transport!r}")
         self.transport = transport
+        client = self.client
+        if client._protocol is self:
+            # From now on a hang-up or garbage must reach the client, even before connect()
+            # resumes: the loop may read the socket first.
+            client._transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             tune(sock)
@@ -188,6 +193,7 @@ class AsyncClient:
             "not connected yet: await client.connect() first"
         )
         self._closing = False  # close() was called: no reconnecting until connect()
+        self._connected_before = False
         self._max_job_size: int | None = None
         self._core = Core(label=f"beanstalkd at {self.endpoint}")
         #: The tubes the callers asked for and got; the core's session has what the server
@@ -225,12 +231,8 @@ class AsyncClient:
             return self
         self._closing = False
         if self._reviving is None:
-            first = self._closed_because is not None and not self._closed_because.args[
-                0
-            ].startswith("not connected yet")
-            if first:
-                self._core.reset()
-            self._reviving = self._loop.create_task(self._revive([], first))
+            # Opening again after a close or a loss counts as a reconnect; the first time not.
+            self._reviving = self._loop.create_task(self._revive([], self._connected_before))
         await asyncio.shield(self._reviving)
         if self._transport is None:
             reason = self._closed_because
@@ -242,11 +244,17 @@ class AsyncClient:
         """One attempt at a connection; ConnectionLostError if it fails."""
         loop = self._loop
         endpoint = self.endpoint
+
+        def protocol_factory() -> _Protocol:
+            protocol = _Protocol(self)
+            self._protocol = protocol
+            return protocol
+
         if endpoint.path is not None:
-            opening = loop.create_unix_connection(lambda: _Protocol(self), endpoint.path)
+            opening = loop.create_unix_connection(protocol_factory, endpoint.path)
         else:
             opening = loop.create_connection(
-                lambda: _Protocol(self),
+                protocol_factory,
                 endpoint.host or "localhost",
                 endpoint.port,
                 **stream_options(endpoint, self.ssl, self.connect_timeout),
@@ -254,12 +262,18 @@ class AsyncClient:
         try:
             transport, protocol = await asyncio.wait_for(opening, self.connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
+            self._protocol = None
             raise connect_error(endpoint, exc) from exc
         if self._closing:
+            self._protocol = None
             transport.abort()
             raise ConnectionLostError("the client was closed")
-        self._transport, self._protocol = protocol.transport, protocol
+        if self._protocol is not protocol or self._transport is None:
+            # The server hung up, or sent garbage, before this task resumed.
+            self._protocol = None
+            raise ConnectionLostError(f"{self._closed_because}")
         self._closed_because = None
+        self._connected_before = True
 
     async def _revive(self, unanswered: list[Command[Any]], lost: bool) -> None:
         """Connect within the policy, restore the tubes, then send again what may be replayed.
@@ -364,7 +378,10 @@ class AsyncClient:
             transport.write(b"quit\r\n")
             self._closing = True
             protocol = self._protocol
-            self._lose(ConnectionLostError("the client sent quit"), graceful=True)
+            # With writes still buffered the server is not reading: it would never see the
+            # quit, so closing at once is all there is to do.
+            stalled = transport.get_write_buffer_size() > 0
+            self._lose(ConnectionLostError("the client sent quit"), graceful=not stalled)
             if protocol is not None:
                 try:
                     await asyncio.wait_for(asyncio.shield(protocol.closed), self.connect_timeout)
@@ -372,10 +389,11 @@ class AsyncClient:
                     transport.abort()
         await self.close()
 
-    def _lose(self, reason: JackdError, graceful: bool = False) -> None:
+    def _lose(self, reason: JackdError, graceful: bool = False, renew: bool = False) -> None:
         """The connection is gone: close the transport, then reconnect or fail every waiter.
 
         The first reason sticks. Unsent data is dropped (``abort``) unless ``graceful``.
+        ``renew`` reconnects even without a reconnect policy (once).
         """
         transport, self._transport = self._transport, None
         if transport is None:
@@ -396,7 +414,9 @@ class AsyncClient:
             transport.close()
         else:
             transport.abort()
-        if self.reconnect is not None and not self._closing:
+        if self._reviving is not None:
+            return  # lost while connecting: the attempt under way fails, and says why
+        if (self.reconnect is not None or renew) and not self._closing:
             log.warning("lost the connection to %s (%s); reconnecting", self.endpoint, reason)
             self._reviving = self._loop.create_task(self._revive(unanswered, True))
             return
@@ -596,8 +616,18 @@ class AsyncClient:
             self._maybe_blocked = True
             for undo in waiter.undo or ():
                 undo()
-            for cmd in waiter.answered():
-                if cmd.error is None and cmd.kind.reserves:
+            answered = waiter.answered()
+            taken = [c for c in answered if c.error is None and c.kind.reserves]
+            if taken and any(c.kind.blocks for c in waiter.commands[len(answered) :]):
+                # The batch's own blocking reserve still holds the line: nothing sent now
+                # would be read before a job arrives. A new connection gives the jobs back at
+                # once (the server releases what a closed connection held).
+                self._lose(
+                    ConnectionLostError("connection renewed to give back a cancelled batch's jobs"),
+                    renew=True,
+                )
+            else:
+                for cmd in taken:
                     self._put_back(cmd.result.id, _prior(waiter, cmd))
             raise
 
@@ -610,6 +640,17 @@ class AsyncClient:
         waiter = cmd.waiter
         if isinstance(waiter, _Waiter) and not waiter.abandoned:
             self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
+
+    def _send_then(self, cmd: Command[Any], then: Callable[[Command[Any]], None]) -> None:
+        """Send ``cmd`` for a caller that wants its outcome as a call, not a future to await.
+
+        ``then(cmd)`` gets the command once it has its result or error, including the error
+        of a lost connection. Cheaper than awaiting: the asyncio worker settles jobs this way.
+        Raises ConnectionLostError at once if the client is closed for good.
+        """
+        self._issue(cmd, _Callback(then))
 
     def _taken(self, cmd: Command[Any], waiter: _Waiter) -> None:
         waiter.left -= 1
@@ -634,6 +675,8 @@ class AsyncClient:
                     else:
                         waiter.undo.append(undo)
                 self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
         elif waiter is not None:
             waiter(cmd)
         if kind.changes:
@@ -901,6 +944,15 @@ class AsyncPipeline(PipelineBase):
         return outcomes(await self._client._run_batch(self._take()), raise_on_error)
 
 
+class _Callback:
+    """The waiter of a command whose outcome goes to a function (see _send_then)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Command[Any]], None]) -> None:
+        self.func = func
+
+
 def _abandoned(waiter: object) -> bool:
     if isinstance(waiter, _Waiter):
         return waiter.abandoned or waiter.future.cancelled()
@@ -972,4 +1024,8 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-__all__ = ["AsyncClient", "AsyncPipeline", "connect"]
+# Last: the asyncio worker and pool are built on AsyncClient, defined above.
+from ._aio_pool import Pool  # noqa: E402
+from ._aio_worker import Worker  # noqa: E402
+
+__all__ = ["AsyncClient", "AsyncPipeline", "Pool", "Worker", "connect"]

@@ -5,6 +5,10 @@ a daemon thread and runs ``script(conn)`` for each, one after another. Scripts t
 client through ``FakeConnection``, whose reads are bounded so that nothing here outlives the
 test: the listener stops on ``close()`` (or leaving the ``with`` block), and in any case after
 ``lifetime`` seconds.
+
+It also holds what the failure tests share: ``opened_clients`` opens the client under test in
+either flavor (the sync ``jackd.Client`` or the asyncio one behind ``SyncOverAsync``), and the
+constants at the end name the known defects that such tests mark as expected failures.
 """
 
 from __future__ import annotations
@@ -14,10 +18,15 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import cast
+
+import pytest
 
 import jackd
+
+from ..async_adapter import SyncOverAsync
 
 Script = Callable[["FakeConnection"], None]
 
@@ -31,6 +40,8 @@ class FakeConnection:
         self._buf = b""
         self.received: list[bytes] = []
         """Every command line read so far, without its CRLF."""
+        self.sent: list[bytes] = []
+        """Everything ``send`` handed to the kernel so far, in order."""
         self.saw_eof = threading.Event()
         """Set once the client closed its end of the connection."""
         self.finished = threading.Event()
@@ -72,7 +83,24 @@ class FakeConnection:
             self.sock.sendall(data)
         except OSError:
             return False
+        self.sent.append(data)
         return True
+
+    def has_sent(self, data: bytes) -> bool:
+        """True once ``data`` went out, in one ``send`` or spread over several."""
+        return data in b"".join(self.sent)
+
+    def stall(self, hang_up: threading.Event | None = None) -> None:
+        """Read nothing more until the server stops; reset at once when ``hang_up`` is set.
+
+        What the client writes then piles up in the socket buffers, and once they are full its
+        writes stall: ``unread_bytes(port)`` shows how far it got.
+        """
+        while not self.stopped():
+            if hang_up is not None and hang_up.wait(0.02):
+                self.reset()
+                return
+            self.sleep(0.02)
 
     def reset(self) -> None:
         """Close at once with RST (SO_LINGER 0) instead of FIN, dropping unread input."""
@@ -111,9 +139,14 @@ class FakeConnection:
 class FakeServer:
     """A TCP listener on 127.0.0.1 that runs ``script`` for every connection it accepts."""
 
-    def __init__(self, script: Script, lifetime: float = 15.0) -> None:
+    def __init__(
+        self, script: Script, lifetime: float = 15.0, hold_accept: threading.Event | None = None
+    ) -> None:
         self._script = script
         self._lifetime = lifetime
+        # Until set, connections wait in the listen backlog: the kernel has completed their
+        # handshake, but the script cannot act on them yet.
+        self._hold_accept = hold_accept
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
@@ -143,6 +176,8 @@ class FakeServer:
         deadline = time.monotonic() + self._lifetime
         try:
             while not self._stop.is_set() and time.monotonic() < deadline:
+                if self._hold_accept is not None and not self._hold_accept.wait(0.02):
+                    continue
                 try:
                     sock, _ = self._listener.accept()
                 except TimeoutError:
@@ -197,13 +232,79 @@ def stats_then_stop_reading(max_job_size: int, hang_up: threading.Event | None =
             return
         body = b"---\nmax-job-size: %d\n" % max_job_size
         conn.send(b"OK %d\r\n%s\r\n" % (len(body), body))
-        while not conn.stopped():
-            if hang_up is not None and hang_up.wait(0.02):
-                conn.reset()
-                return
-            conn.sleep(0.02)
+        conn.stall(hang_up)
 
     return script
+
+
+def never_reading(hang_up: threading.Event | None = None) -> Script:
+    """A script that accepts and never reads a byte: every write of the client stalls.
+
+    When ``hang_up`` is set the connection is reset (RST) at once, else it stays open.
+    """
+
+    def script(conn: FakeConnection) -> None:
+        conn.stall(hang_up)
+
+    return script
+
+
+def in_turn(*scripts: Script) -> Script:
+    """A script that runs ``scripts[n]`` for the n-th connection (and nothing after the last)."""
+    turns = iter(scripts)
+
+    def script(conn: FakeConnection) -> None:
+        next(turns, lambda conn: None)(conn)
+
+    return script
+
+
+def _tcp_table() -> list[tuple[int, int, str, int]]:
+    """Local port, remote port, state and receive queue of each IPv4 socket (/proc/net/tcp)."""
+    rows = []
+    with open("/proc/net/tcp") as table:
+        next(table)  # the header
+        for line in table:
+            fields = line.split()
+            local, remote, state, queues = fields[1], fields[2], fields[3], fields[4]
+            rows.append(
+                (
+                    int(local.rpartition(":")[2], 16),
+                    int(remote.rpartition(":")[2], 16),
+                    state,
+                    int(queues.partition(":")[2], 16),
+                )
+            )
+    return rows
+
+
+_ESTABLISHED = "01"
+
+
+def connected_to(port: int) -> int:
+    """How many established IPv4 connections of this machine have ``port`` at the far end.
+
+    The kernel completes a loopback handshake by itself (the server need not accept), so with
+    a FakeServer holding its accepts this shows that a client's connect went out, before the
+    client's event loop has seen the connection.
+    """
+    return sum(
+        1 for _, remote, state, _ in _tcp_table() if remote == port and state == _ESTABLISHED
+    )
+
+
+def unread_bytes(port: int) -> int:
+    """Bytes sent to the local TCP ``port`` that the process listening there has not read.
+
+    The sum of the receive queues of the established IPv4 connections whose local end is
+    ``port``, from Linux's /proc/net/tcp. It shows that a write reached a server that is not
+    reading (a frozen beanstalkd, a stalled fake) without waiting any fixed time for it.
+    """
+    return sum(
+        unread
+        for local, _, state, unread in _tcp_table()
+        if local == port and state == _ESTABLISHED
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
@@ -256,3 +357,47 @@ def close_from_thread(client: jackd.Client, timeout: float = 2.0) -> None:
     hanging the test run.
     """
     Worker(client.close, name="closer").start_and_wait(timeout)
+
+
+# -- the client under test, in either flavor ---------------------------------------------------
+
+#: Opens a client to an address: ``open_client(address, timeout=...)``.
+OpenClient = Callable[..., jackd.Client]
+
+
+@contextlib.contextmanager
+def opened_clients(flavor: str) -> Iterator[OpenClient]:
+    """Yield an opener of ``flavor`` clients (see tests/conftest.py); close them all after.
+
+    ``"sync"`` opens ``jackd.Client``; ``"async"`` an AsyncClient behind ``SyncOverAsync``,
+    which keeps the blocking API, so one test body checks both. A close that does not return
+    (a defect under test, say) fails the teardown instead of hanging the run.
+    """
+    clients: list[jackd.Client] = []
+
+    def open_client(address: object = None, **kwargs: object) -> jackd.Client:
+        if flavor == "async":
+            client = cast(jackd.Client, SyncOverAsync(address, **kwargs))
+        else:
+            client = jackd.connect(address, **kwargs)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    try:
+        yield open_client
+    finally:
+        stuck: list[AssertionError] = []
+        for client in clients:
+            stop = client.shutdown if isinstance(client, SyncOverAsync) else client.close
+            try:
+                Worker(stop, name="teardown-close").start_and_wait(10)
+            except AssertionError as exc:
+                stuck.append(exc)
+        if stuck:
+            raise stuck[0]
+
+
+def xfail_if(flavor: str, request: pytest.FixtureRequest, reason: str) -> None:
+    """Mark the running test as an expected failure (strict) when it runs on ``flavor``."""
+    if request.getfixturevalue("flavor") == flavor:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))

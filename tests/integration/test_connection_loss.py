@@ -1,4 +1,10 @@
-"""A server that dies, hangs up or talks nonsense: ConnectionLostError at once, and ever after."""
+"""A server that dies, hangs up or talks nonsense: ConnectionLostError at once, and ever after.
+
+Every test runs against both clients: those taking ``connect`` through the fixture of
+tests/conftest.py, those talking to a FakeServer through ``open_client``; both come in the
+sync and the asyncio flavor. Faults only the asyncio client can meet (many tasks in flight)
+are in test_aio_faults.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +23,25 @@ from jackd.testing import BeanstalkdServer
 from .fakeserver import (
     FakeConnection,
     FakeServer,
+    OpenClient,
     Worker,
     close_from_thread,
+    opened_clients,
     stats_then_stop_reading,
+    unread_bytes,
     wait_until,
 )
 
 pytestmark = pytest.mark.timeout(30)
 
 Connect = Callable[..., jackd.Client]
+
+
+@pytest.fixture
+def open_client(flavor: str) -> Iterator[OpenClient]:
+    """Open ``flavor`` clients to any address (a FakeServer's, say); closed after the test."""
+    with opened_clients(flavor) as opener:
+        yield opener
 
 
 Call = Callable[[jackd.Client], object]
@@ -125,7 +141,7 @@ def test_server_killed_while_a_large_put_waits_for_its_reply(
     server.signal(signal.SIGSTOP)  # the put is buffered but never answered
     writer = Worker(lambda: client.put(b"W" * 2_000_000), name="writer")
     writer.start()
-    time.sleep(0.3)
+    wait_until(lambda: unread_bytes(server.port) > 0, what="the put to reach the frozen server")
     assert writer.is_alive()
     killed_at = time.monotonic()
     server.kill()
@@ -136,13 +152,13 @@ def test_server_killed_while_a_large_put_waits_for_its_reply(
     assert_every_call_is_lost(client)
 
 
-def test_connection_reset_while_a_put_is_being_written() -> None:
+def test_connection_reset_while_a_put_is_being_written(open_client: OpenClient) -> None:
     hang_up = threading.Event()
     with FakeServer(stats_then_stop_reading(30_000_000, hang_up)) as fake:
-        client = jackd.connect(fake.address)  # no timeout: only the reset can end the write
+        client = open_client(fake.address)  # no timeout: only the reset can end the write
         writer = Worker(lambda: client.put(b"W" * 20_000_000), name="writer")
         writer.start()
-        time.sleep(0.3)
+        wait_until(lambda: unread_bytes(fake.port) > 0, what="the put to start")
         assert writer.is_alive()
         reset_at = time.monotonic()
         hang_up.set()
@@ -154,12 +170,14 @@ def test_connection_reset_while_a_put_is_being_written() -> None:
         assert fake.connection().received == [b"stats"]
 
 
-def test_close_wakes_a_put_stuck_writing() -> None:
+def test_close_wakes_a_put_stuck_writing(
+    open_client: OpenClient, request: pytest.FixtureRequest
+) -> None:
     with FakeServer(stats_then_stop_reading(30_000_000)) as fake:
-        client = jackd.connect(fake.address)
+        client = open_client(fake.address)
         writer = Worker(lambda: client.put(b"W" * 20_000_000), name="writer")
         writer.start()
-        time.sleep(0.3)
+        wait_until(lambda: unread_bytes(fake.port) > 0, what="the put to start")
         assert writer.is_alive()
         closed_at = time.monotonic()
         close_from_thread(client)
@@ -180,33 +198,34 @@ def test_server_killed_with_idle_reserved_job(server: BeanstalkdServer, connect:
     assert_every_call_is_lost(client)
 
 
-def test_connection_refused_is_a_connection_error() -> None:
+def test_connection_refused_is_a_connection_error(open_client: OpenClient) -> None:
     # A bound socket that does not listen keeps the port ours and refuses connections.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
         started = time.monotonic()
         with pytest.raises(ConnectionError) as info:
-            jackd.connect(f"127.0.0.1:{port}")
+            open_client(f"127.0.0.1:{port}")
         assert isinstance(info.value, jackd.ConnectionLostError)
         assert time.monotonic() - started < 2.0
         with pytest.raises(jackd.ConnectionLostError):
-            jackd.Client(("127.0.0.1", port), timeout=1)
+            open_client(("127.0.0.1", port), timeout=1)
 
 
-def test_missing_unix_socket_is_a_connection_error(tmp_path: Path) -> None:
+def test_missing_unix_socket_is_a_connection_error(open_client: OpenClient, tmp_path: Path) -> None:
     path = tmp_path / "no-such.sock"
-    with pytest.raises(ConnectionError):
-        jackd.connect(f"unix://{path}")
+    with pytest.raises(ConnectionError) as info:
+        open_client(f"unix://{path}")
+    assert isinstance(info.value, jackd.ConnectionLostError)
 
 
-def test_server_hangs_up_between_commands() -> None:
+def test_server_hangs_up_between_commands(open_client: OpenClient) -> None:
     def one_answer_then_hang_up(conn: FakeConnection) -> None:
         if conn.read_line() == b"list-tube-used":
             conn.send(b"USING default\r\n")
 
     with FakeServer(one_answer_then_hang_up) as fake:
-        client = jackd.connect(fake.address)
+        client = open_client(fake.address)
         assert client.list_tube_used() == "default"
         wait_until(fake.connection().finished.is_set, what="the fake to hang up")
         call = Worker(client.list_tube_used, name="second-call")
@@ -241,9 +260,11 @@ GARBAGE = [
 
 
 @pytest.mark.parametrize("garbage", GARBAGE)
-def test_garbage_reply_is_a_protocol_error_then_connection_lost(garbage: bytes) -> None:
+def test_garbage_reply_is_a_protocol_error_then_connection_lost(
+    open_client: OpenClient, garbage: bytes
+) -> None:
     with FakeServer(answer_first_line_with(garbage, then_close=False)) as fake:
-        client = jackd.connect(fake.address, timeout=3)
+        client = open_client(fake.address, timeout=3)
         started = time.monotonic()
         with pytest.raises(jackd.ProtocolError):
             client.peek(1)
@@ -258,19 +279,54 @@ def test_garbage_reply_is_a_protocol_error_then_connection_lost(garbage: bytes) 
         assert conn.received == [b"peek 1"]
 
 
-def test_garbage_before_any_command_is_caught_by_the_first_reply() -> None:
+@pytest.mark.parametrize("garbage", GARBAGE)
+def test_garbage_reply_to_a_batch_is_a_protocol_error_then_connection_lost(
+    open_client: OpenClient, garbage: bytes, request: pytest.FixtureRequest
+) -> None:
+    with FakeServer(answer_first_line_with(garbage, then_close=False)) as fake:
+        client = open_client(fake.address, timeout=3)
+        started = time.monotonic()
+        with pytest.raises(jackd.ProtocolError):
+            client.pipeline().peek(1).peek(2).execute()
+        assert time.monotonic() - started < 2.0
+        assert client.closed
+        with pytest.raises(jackd.ConnectionLostError):
+            client.peek(1)
+        conn = fake.connection()
+        wait_until(conn.saw_eof.is_set, what="the client to hang up")
+        assert conn.received == [b"peek 1", b"peek 2"]
+
+
+def test_garbage_before_any_command_is_never_an_answer(
+    open_client: OpenClient, flavor: str
+) -> None:
+    connected = threading.Event()
+
     def chatty(conn: FakeConnection) -> None:
-        conn.send(b"HELLO\r\n")  # beanstalkd never speaks first
+        # Speaks once the client is connected (garbage arriving while it still connects is
+        # test_aio_faults.py's business), before any command: beanstalkd never speaks first.
+        if connected.wait(5):
+            conn.send(b"HELLO\r\n")
         while (line := conn.read_line(timeout=10)) is not None:
             if line == b"list-tube-used":
                 conn.send(b"USING default\r\n")
 
     with FakeServer(chatty) as fake:
-        client = jackd.connect(fake.address, timeout=3)
-        with pytest.raises(jackd.ProtocolError):
-            client.list_tube_used()
+        client = open_client(fake.address, timeout=3)
+        connected.set()
+        wait_until(lambda: fake.connection().has_sent(b"HELLO\r\n"), what="the garbage")
+        if flavor == "sync":
+            # The blocking client reads only for a reply: the first one catches the garbage.
+            with pytest.raises(jackd.ProtocolError):
+                client.list_tube_used()
+        else:
+            # The asyncio client always reads, and hangs up as soon as the garbage arrives.
+            wait_until(lambda: client.closed, what="the client to hang up on the garbage")
+        assert client.closed
         with pytest.raises(jackd.ConnectionLostError):
             client.list_tube_used()
+        wait_until(fake.connection().saw_eof.is_set, what="the client to hang up")
+        assert fake.connection().received == ([b"list-tube-used"] if flavor == "sync" else [])
 
 
 CUT_SHORT = [
@@ -287,10 +343,10 @@ CUT_SHORT = [
 @pytest.mark.parametrize("partial", CUT_SHORT)
 @pytest.mark.parametrize("socket_timeout", [None, 3.0])
 def test_server_closing_mid_reply_is_connection_lost(
-    partial: bytes, socket_timeout: float | None
+    open_client: OpenClient, partial: bytes, socket_timeout: float | None
 ) -> None:
     with FakeServer(answer_first_line_with(partial, then_close=True)) as fake:
-        client = jackd.connect(fake.address, timeout=socket_timeout)
+        client = open_client(fake.address, timeout=socket_timeout)
         call = Worker(client.reserve, name="reserver")
         call.start()
         with pytest.raises(jackd.ConnectionLostError):
@@ -301,7 +357,7 @@ def test_server_closing_mid_reply_is_connection_lost(
         assert fake.connection().received == [b"reserve"]
 
 
-def test_server_reset_mid_reply_is_connection_lost() -> None:
+def test_server_reset_mid_reply_is_connection_lost(open_client: OpenClient) -> None:
     def reset(conn: FakeConnection) -> None:
         if conn.read_line() is None:
             return
@@ -309,10 +365,51 @@ def test_server_reset_mid_reply_is_connection_lost() -> None:
         conn.reset()  # RST instead of FIN
 
     with FakeServer(reset) as fake:
-        client = jackd.connect(fake.address)
+        client = open_client(fake.address)
         call = Worker(client.stats, name="stats")
         call.start()
         with pytest.raises(jackd.ConnectionLostError):
             call.outcome(timeout=2)
         with pytest.raises(jackd.ConnectionLostError):
             client.stats()
+
+
+# -- interrupted calls -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda c: c.reserve(), id="single"),
+        pytest.param(lambda c: c.reserve_many(2), id="batch"),
+    ],
+)
+def test_keyboard_interrupt_mid_command_closes_and_says_why(call: Call) -> None:
+    # Sync only: a signal interrupts the main thread's socket call; in asyncio the same
+    # interrupt cancels a task instead, which test_aio.py covers.
+    def silent(conn: FakeConnection) -> None:
+        conn.wait_eof(timeout=10)
+
+    main = threading.main_thread().ident
+    assert main == threading.get_ident()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with FakeServer(silent) as fake, jackd.connect(fake.address) as client:
+
+            def interrupt() -> None:
+                wait_until(lambda: bool(fake.connection().received), what="the reserve")
+                assert main is not None
+                signal.pthread_kill(main, signal.SIGINT)
+
+            interrupter = Worker(interrupt, name="interrupter")
+            interrupter.start()
+            with pytest.raises(KeyboardInterrupt):
+                call(client)
+            interrupter.outcome(timeout=2)
+            assert client.closed  # the state of the line is unknown, so it is closed
+            with pytest.raises(jackd.ConnectionLostError) as info:
+                client.stats()
+            assert "interrupt" in str(info.value).lower(), str(info.value)
+            wait_until(fake.connection().saw_eof.is_set, what="the client to hang up")
+    finally:
+        signal.signal(signal.SIGINT, previous)

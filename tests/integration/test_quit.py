@@ -14,7 +14,15 @@ import pytest
 
 import jackd
 
+from . import fakeserver  # its wait_until polls a predicate; _support's a probe
 from ._support import Connect, wait_until
+from .fakeserver import (
+    FakeServer,
+    Worker,
+    opened_clients,
+    stats_then_stop_reading,
+    unread_bytes,
+)
 
 CALLS: dict[str, Callable[[jackd.Client], object]] = {
     "put": lambda c: c.put(b"x"),
@@ -132,3 +140,23 @@ def test_quit_from_another_thread_wakes_a_blocked_reserve(
     assert isinstance(outcome[0], jackd.ConnectionLostError)
     with pytest.raises(jackd.ConnectionLostError):
         client.stats()
+
+
+def test_quit_while_a_put_is_stuck_writing_returns_at_once(
+    flavor: str, request: pytest.FixtureRequest
+) -> None:
+    # The server reads nothing after stats, so the put cannot finish and quit cannot be sent.
+    with (
+        opened_clients(flavor) as open_client,
+        FakeServer(stats_then_stop_reading(30_000_000)) as fake,
+    ):
+        client = open_client(fake.address)
+        writer = Worker(lambda: client.put(b"W" * 20_000_000), name="writer")
+        writer.start()
+        fakeserver.wait_until(lambda: unread_bytes(fake.port) > 0, what="the put to start")
+        Worker(client.quit, name="quitter").start_and_wait(timeout=2)
+        with pytest.raises(jackd.ConnectionLostError):
+            writer.outcome(timeout=2)
+        with pytest.raises(jackd.ConnectionLostError):
+            client.stats()
+        assert fake.connection().received == [b"stats"]

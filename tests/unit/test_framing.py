@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -296,6 +298,48 @@ def test_large_body_buffer_never_reaches_past_the_body() -> None:
     assert pump(core, body[250_000:] + b"\r\n" + TRAILER) == [cmd, trailer]
     assert cmd.result == Job(1, body)
     check_trailer(trailer)
+
+
+# -- a hostile chunk size -------------------------------------------------------------------------
+
+HOSTILE_HEADER = b"RESERVED 1 1073741824\r\n"  # 1 GiB: the most beanstalkd allows, and 10 bytes
+_SMALL = 16 << 20
+
+
+def _traced(action: Callable[[], object]) -> tuple[int, int]:
+    """Run ``action`` under tracemalloc; return (memory still held, peak) it allocated."""
+    tracemalloc.start()
+    try:
+        action()
+        return tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+
+def test_hostile_chunk_size_allocates_for_the_bytes_that_came_not_the_claim() -> None:
+    cmd = cmds.reserve()
+    core = core_with(cmd)
+    data = HOSTILE_HEADER + b"0123456789"
+    _, peak = _traced(lambda: core.feed(data))
+    assert peak < _SMALL, f"{peak} bytes allocated for a header and 10 bytes"
+    assert core.pending[0] is cmd  # still waiting for the rest, not failed
+    assert core.failure is None
+    assert len(core.get_buffer()) < _SMALL  # a read is offered room for a few MiB at most
+
+
+def test_hostile_chunk_size_memory_follows_what_arrives() -> None:
+    core = core_with(cmds.reserve())
+    piece = b"y" * (1 << 16)
+
+    def trickle() -> None:
+        core.feed(HOSTILE_HEADER + b"0123456789")
+        for _ in range(48):  # 3 MiB more of the claimed GiB
+            core.feed(piece)
+
+    held, peak = _traced(trickle)
+    assert held < _SMALL
+    assert peak < _SMALL
+    assert core.failure is None
 
 
 # -- pipelining -----------------------------------------------------------------------------------
