@@ -845,8 +845,8 @@ SCENARIOS: tuple[Scenario, ...] = (
                     ("rq", competitors.rq_case(8), "rq, 8 SimpleWorker processes", 0.25),
                     (
                         "dramatiq",
-                        competitors.dramatiq_case(2, 4),
-                        "dramatiq, 2 processes x 4 threads",
+                        competitors.dramatiq_case(1, 8),
+                        "dramatiq, 1 process x 8 threads",
                         0.25,
                     ),
                     ("arq", competitors.arq_case(8), "arq, max_jobs=8", 0.25),
