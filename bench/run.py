@@ -529,6 +529,13 @@ def loadavg() -> str:
         return "unknown"
 
 
+def _first_float(text: str) -> float:
+    try:
+        return float(text.split()[0])
+    except (IndexError, ValueError):
+        return 0.0
+
+
 def report(
     results: Results,
     scenarios: Sequence[Scenario],
@@ -570,16 +577,28 @@ def report(
             "measurement used the copy taken at the start.",
             "",
         ]
+    busiest = max(_first_float(load[0]), _first_float(load[1]))
+    if busiest >= 1.0:
+        lines += [
+            f"**The machine was loaded** (load average up to {busiest:.1f} on "
+            f"{os.cpu_count()} CPUs at the start or end of the run): other processes competed "
+            "with the server and the client for the CPUs, so absolute numbers are lower, and "
+            "round-trip-bound ones much lower, than on a quiet machine; only ratios within one "
+            "round are meaningful.",
+            "",
+        ]
     lines += [
         "The machine is shared: other processes (other agents' test runs, say) may have been "
         "running during the measurements, so absolute numbers are noisy. Measurements are "
         "interleaved (every case once per round, rounds repeated) and each table gives the "
         "median over the rounds; ratios are ratios of medians, with the lowest and highest "
         'ratio seen within a single round in parentheses. "Server CPU busy" is the '
-        "server's CPU time (from its `rusage`) over the wall time of the timed part: near "
-        '100% means beanstalkd itself was the bottleneck. "Client CPU" is the CPU time '
-        "(user + system, all threads) of the measuring process over the timed part, per job: "
-        "the client's own cost, which noise from other processes disturbs less than wall time.",
+        "server's CPU time (beanstalkd's `rusage`, or Redis's `used_cpu_*`) over the wall "
+        "time of the timed part: near 100% means the server itself was the bottleneck; "
+        '"server CPU µs/job" is the same time per job, what the client\'s way of talking '
+        'costs the server. "Client CPU" is the CPU time (user + system, all threads and '
+        "child processes) of the measuring process over the timed part, per job: the "
+        "client's own cost, which noise from other processes disturbs less than wall time.",
         "",
         "## CPU placement",
         "",
@@ -646,7 +665,8 @@ def merged_report(paths: Sequence[Path], argv: Sequence[str] | None) -> str:
     scales = {m["scale"] for m in metas}
     if len(scales) > 1:
         raise SystemExit(f"the runs used different sizes ({sorted(scales)}): not one report")
-    this = f"python -m bench {' '.join(map(str, argv or []))}".strip()
+    args = list(argv if argv is not None else sys.argv[1:])
+    this = " ".join(["python -m bench", *args])
     command = f"{this}` from the samples of `" + "`, `".join(m["command"] for m in metas)
     return report(
         results,
