@@ -1004,4 +1004,7 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-__all__ = ["AsyncClient", "AsyncPipeline", "connect"]
+# Last: the asyncio worker is built on AsyncClient, defined above.
+from ._aio_worker import Worker  # noqa: E402
+
+__all__ = ["AsyncClient", "AsyncPipeline", "Worker", "connect"]

@@ -21,6 +21,7 @@ with a connection, or its TTR ran out) is counted as ``lost`` and runs again.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import signal
 import threading
@@ -101,12 +102,11 @@ class _Running:
         self.released = False
 
 
-class Worker:
-    """Runs handlers for the jobs of their tubes, on ``concurrency`` threads.
+class WorkerBase:
+    """What both workers share: handlers, hooks, counters and logging; no I/O."""
 
-    ``address`` is any form ``jackd.connect`` takes (None: ``BEANSTALKD_URL``, else
-    localhost:11300). Register handlers with the ``handler`` decorator, then call ``run``.
-    """
+    #: Whether handlers are coroutine functions (the asyncio worker) or plain ones.
+    async_handlers = False
 
     def __init__(
         self,
@@ -114,7 +114,7 @@ class Worker:
         *,
         concurrency: int = 8,
         grace: float = 30.0,
-        timeout: float | None = 30.0,
+        timeout: float | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         reconnect: Reconnect = RUNNING_RECONNECT,
     ) -> None:
@@ -143,7 +143,7 @@ class Worker:
         self._signals = 0
 
     def __repr__(self) -> str:
-        return f"<jackd.Worker {self.address!r} tubes={list(self._handlers)}>"
+        return f"<{type(self).__name__} {self.address!r} tubes={list(self._handlers)}>"
 
     # -- configuring -------------------------------------------------------------------------
 
@@ -173,12 +173,17 @@ class Worker:
         return register
 
     def _check_handler(self, func: Callable[..., Any]) -> None:
-        import inspect
-
-        if inspect.iscoroutinefunction(func):
+        if not callable(func):
+            raise TypeError(f"a handler must be callable, not {type(func).__name__}")
+        if inspect.iscoroutinefunction(func) and not self.async_handlers:
             raise TypeError(
                 f"{func.__qualname__} is a coroutine function: jackd.Worker runs plain "
                 "functions on threads; use jackd.aio.Worker for async handlers"
+            )
+        if self.async_handlers and not inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"{func.__qualname__} is not a coroutine function: jackd.aio.Worker awaits "
+                "its handlers; use jackd.Worker for plain functions"
             )
 
     def hook(self, func: Hook) -> Hook:
@@ -206,6 +211,74 @@ class Worker:
             for counters in self._counters.values():
                 total = total + counters.snapshot()
             return total
+
+    def _on_signal(self, signum: int, frame: FrameType | None = None) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals == 1:
+            log.info("%s: stopping; running jobs get %s s to finish", name, self.grace)
+        else:
+            log.warning("%s again: releasing unfinished jobs now", name)
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop gracefully (see the subclasses)."""
+        raise NotImplementedError
+
+    def _counted(self, tube: str, field: str) -> None:
+        with self._lock:
+            counters = self._counters[tube]
+            setattr(counters, field, getattr(counters, field) + 1)
+
+    def _log_failure(self, job: Job, tube: str, action: Action, error: BaseException) -> None:
+        if action.outcome == "retried":
+            log.info("job %d from %r: retry in %d s (%s)", job.id, tube, action.delay, error)
+        elif action.outcome == "buried":
+            log.warning("job %d from %r: buried by its handler (%s)", job.id, tube, error)
+        elif action.verb == "bury":
+            log.error(
+                "job %d from %r: buried after its last attempt: %s",
+                job.id,
+                tube,
+                action.reason,
+                exc_info=error,
+            )
+        else:
+            log.warning(
+                "job %d from %r failed; retry in %d s: %s",
+                job.id,
+                tube,
+                action.delay,
+                action.reason,
+                exc_info=error,
+            )
+
+    def _notify(
+        self,
+        entry: Any,
+        outcome: str,
+        verb: str,
+        error: BaseException | None,
+        seconds: float,
+    ) -> None:
+        if not self._hooks:
+            return
+        event = JobEvent(
+            entry.tube, entry.job, outcome, verb, seconds, error, str(entry.client.endpoint)
+        )
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                log.error("worker hook %r failed:\n%s", hook, traceback.format_exc())
+
+
+class Worker(WorkerBase):
+    """Runs handlers for the jobs of their tubes, on ``concurrency`` threads.
+
+    ``address`` is any form ``jackd.connect`` takes (None: ``BEANSTALKD_URL``, else
+    localhost:11300). Register handlers with the ``handler`` decorator, then call ``run``.
+    """
 
     # -- running -----------------------------------------------------------------------------
 
@@ -280,15 +353,6 @@ class Worker:
     def _restore_signals(self, previous: dict[int, Any]) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
-        name = signal.Signals(signum).name
-        if self._signals == 1:
-            log.info("%s: stopping; running jobs get %s s to finish", name, self.grace)
-        else:
-            log.warning("%s again: releasing unfinished jobs now", name)
-        self.stop()
 
     def _open(self, reconnect: Reconnect) -> Client:
         client = Client(
@@ -478,48 +542,6 @@ class Worker:
             self._counters[tube].count(action)
         log.debug("job %d from %r: %s (%s)", job.id, tube, action.outcome, action.verb)
         self._notify(entry, action.outcome, action.verb, error, seconds)
-
-    def _log_failure(self, job: Job, tube: str, action: Action, error: BaseException) -> None:
-        if action.outcome == "retried":
-            log.info("job %d from %r: retry in %d s (%s)", job.id, tube, action.delay, error)
-        elif action.outcome == "buried":
-            log.warning("job %d from %r: buried by its handler (%s)", job.id, tube, error)
-        elif action.verb == "bury":
-            log.error(
-                "job %d from %r: buried after its last attempt: %s",
-                job.id,
-                tube,
-                action.reason,
-                exc_info=error,
-            )
-        else:
-            log.warning(
-                "job %d from %r failed; retry in %d s: %s",
-                job.id,
-                tube,
-                action.delay,
-                action.reason,
-                exc_info=error,
-            )
-
-    def _notify(
-        self,
-        entry: _Running,
-        outcome: str,
-        verb: str,
-        error: BaseException | None,
-        seconds: float,
-    ) -> None:
-        if not self._hooks:
-            return
-        event = JobEvent(
-            entry.tube, entry.job, outcome, verb, seconds, error, str(entry.client.endpoint)
-        )
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:
-                log.error("worker hook %r failed:\n%s", hook, traceback.format_exc())
 
     # -- touching long jobs ------------------------------------------------------------------
 

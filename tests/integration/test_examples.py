@@ -70,6 +70,11 @@ EXPECTED = {
         "execute() raised NotFoundError after reading every reply",
         "left in the tube: 0",
     ],
+    "running_a_worker": [
+        "sending to ada@example.com",
+        "resized cat.png",
+        "reserved 4, succeeded 2, retried 1, buried 1",
+    ],
     "reconnecting": [
         "watching ['orders'] after 1 reconnect",
         "ReservationLostError: touch 1: not sent",
