@@ -25,10 +25,10 @@ from click.testing import CliRunner, Result
 import jackd
 from jackd.cli.group import jackd as jackd_command
 
-#: What a worker module holds, for ``{flavor}`` "thread" (jackd.Worker) or "asyncio"
-#: (jackd.aio.Worker). ``recorder`` serves tube "record", writing "done BODY" for each job;
-#: ``sleeper`` serves tube "slow", sleeping as many seconds as the body says between a
-#: "started ID" and a "finished ID" line.
+#: What a worker module holds: THREAD_MODULE's workers are jackd.Worker, ASYNCIO_MODULE's
+#: jackd.aio.Worker, with the same names and handlers. ``recorder`` serves tube "record",
+#: writing "done BODY" for each job; ``sleeper`` serves tube "slow", sleeping as many
+#: seconds as the body says between a "started ID" and a "finished ID" line.
 THREAD_MODULE = """
 import os
 import time
@@ -66,7 +66,46 @@ def slow(job):
     append(f"finished {{job.id}}")
 """
 
-MODULES = {"thread": THREAD_MODULE}
+ASYNCIO_MODULE = """
+import asyncio
+import os
+
+import jackd
+import jackd.aio  # first: jackd._aio_worker cannot be imported before it
+import jackd._aio_worker
+import jackd.worker
+
+RECORD = {record!r}
+if {fast_start!r}:
+    fast = jackd.Reconnect(attempts=2, first_delay=0.01)
+    jackd.worker.STARTING_RECONNECT = jackd._aio_worker.STARTING_RECONNECT = fast
+
+
+def append(line):
+    fd = os.open(RECORD, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\\n").encode())
+    finally:
+        os.close(fd)
+
+
+recorder = jackd.aio.Worker({address!r}, concurrency=2, grace=30)
+sleeper = jackd.aio.Worker({address!r}, concurrency=1, grace=30)
+
+
+@recorder.handler("record")
+async def record(job):
+    append("done " + job.body.decode())
+
+
+@sleeper.handler("slow")
+async def slow(job):
+    append(f"started {{job.id}}")
+    await asyncio.sleep(float(job.body))
+    append(f"finished {{job.id}}")
+"""
+
+MODULES = {"thread": THREAD_MODULE, "asyncio": ASYNCIO_MODULE}
 
 _names = itertools.count()
 
@@ -94,6 +133,12 @@ class WorkerModule:
 WriteModule = Callable[..., WorkerModule]
 
 
+@pytest.fixture(params=list(MODULES))
+def kind(request: pytest.FixtureRequest) -> str:
+    """Which worker a test's module holds: "thread" (jackd.Worker) or "asyncio"."""
+    return str(request.param)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on: bound by the kernel's choice, then closed."""
     with socket.socket() as sock:
@@ -104,7 +149,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def write_module(tmp_path: Path) -> Iterator[WriteModule]:
-    """Write a worker module into tmp_path; ``write_module(address, flavor="thread")``.
+    """Write a worker module into tmp_path; ``write_module(address, kind="thread")``.
 
     Each gets a name of its own, so that modules of earlier tests in sys.modules never
     answer for it; those imported in-process are forgotten after the test.
@@ -112,11 +157,11 @@ def write_module(tmp_path: Path) -> Iterator[WriteModule]:
     written: list[str] = []
 
     def write(
-        address: str | None, *, flavor: str = "thread", fast_start: bool = False, extra: str = ""
+        address: str | None, *, kind: str = "thread", fast_start: bool = False, extra: str = ""
     ) -> WorkerModule:
         name = f"jackd_cli_jobs_{os.getpid()}_{next(_names)}"
         record = tmp_path / f"{name}.record"
-        source = MODULES[flavor].format(record=str(record), address=address, fast_start=fast_start)
+        source = MODULES[kind].format(record=str(record), address=address, fast_start=fast_start)
         (tmp_path / f"{name}.py").write_text(source + textwrap.dedent(extra))
         written.append(name)
         return WorkerModule(name, tmp_path, record)

@@ -39,6 +39,7 @@ def test_the_core_never_imports_click() -> None:
     code = """
 import importlib, pkgutil, sys
 import jackd
+import jackd.aio  # before jackd._aio_worker: see test_aio_worker_imports_on_its_own
 names = sorted(
     m.name for m in pkgutil.walk_packages(jackd.__path__, "jackd.")
     if m.name not in ("jackd.cli.group", "jackd.cli.worker")
@@ -55,6 +56,17 @@ print(",".join(names), "click" in sys.modules and sys.modules["click"] is not No
         expected = {"jackd.worker", "jackd.aio", "jackd.client", "jackd.cli", "jackd.__main__"}
         assert expected <= set(names.split(","))
         assert imported == "False"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="jackd._aio_worker imports jackd.aio, whose last line imports jackd._aio_worker "
+    "back: imported first, it finds itself half initialized (ImportError, circular import)",
+)
+def test_aio_worker_imports_on_its_own() -> None:
+    # What a tool that walks the package in name order does (pdoc, sphinx autodoc, pkgutil).
+    done = python("import jackd._aio_worker")
+    assert done.returncode == 0, done.stderr
 
 
 def test_the_named_core_modules_import_without_click() -> None:

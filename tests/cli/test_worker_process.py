@@ -60,8 +60,9 @@ def test_a_signal_mid_job_lets_it_finish_and_exits_0(
     beanstalkd: BeanstalkdServer,
     jackd_client: jackd.Client,
     signum: int,
+    kind: str,
 ) -> None:
-    module = write_module(None)
+    module = write_module(None, kind=kind)
     process, job_id = start_slow_job(spawn, module, beanstalkd, 1.0)
     process.send(signum)
     assert process.wait() == EXIT_OK, process.log
@@ -76,6 +77,7 @@ def test_a_second_sigint_releases_a_long_job_at_once(
     write_module: WriteModule,
     beanstalkd: BeanstalkdServer,
     jackd_client: jackd.Client,
+    kind: str,
 ) -> None:
     module = write_module(None)
     # The handler would take a minute and the grace allows it: only the second signal ends it.
@@ -98,8 +100,9 @@ def test_a_short_grace_releases_a_longer_job(
     write_module: WriteModule,
     beanstalkd: BeanstalkdServer,
     jackd_client: jackd.Client,
+    kind: str,
 ) -> None:
-    module = write_module(None)
+    module = write_module(None, kind=kind)
     process, job_id = start_slow_job(spawn, module, beanstalkd, 60, "--grace", "0.5", priority=9)
     signalled = time.monotonic()
     process.send(signal.SIGTERM)
@@ -116,8 +119,9 @@ def test_a_killed_worker_s_job_is_ready_again_at_once(
     write_module: WriteModule,
     beanstalkd: BeanstalkdServer,
     jackd_client: jackd.Client,
+    kind: str,
 ) -> None:
-    module = write_module(None)
+    module = write_module(None, kind=kind)
     process, job_id = start_slow_job(spawn, module, beanstalkd, 60)
     assert jackd_client.stats_job(job_id).state == "reserved"
     killed = time.monotonic()
@@ -128,9 +132,9 @@ def test_a_killed_worker_s_job_is_ready_again_at_once(
     assert time.monotonic() - killed < 10 < jackd_client.stats_job(job_id).ttr
 
 
-def test_an_unreachable_server_exits_3(spawn: Spawn, write_module: WriteModule) -> None:
+def test_an_unreachable_server_exits_3(spawn: Spawn, write_module: WriteModule, kind: str) -> None:
     address = f"127.0.0.1:{free_port()}"
-    module = write_module(None, fast_start=True)
+    module = write_module(None, kind=kind, fast_start=True)
     process = spawn(module.target("recorder"), "--server", address)
     assert process.wait() == EXIT_UNREACHABLE, process.log
     assert f"Error: cannot reach beanstalkd at {address}" in process.log
@@ -149,10 +153,10 @@ def test_an_unreachable_server_is_given_up_on_within_30_s(
 
 
 def test_the_worker_carries_on_after_the_server_restarts(
-    spawn: Spawn, write_module: WriteModule, beanstalkd_factory: BeanstalkdFactory
+    spawn: Spawn, write_module: WriteModule, beanstalkd_factory: BeanstalkdFactory, kind: str
 ) -> None:
     server = beanstalkd_factory(binlog=True)
-    module = write_module(None)
+    module = write_module(None, kind=kind)
     process = spawn(module.target("recorder"), "--server", server.address)
     put(server.address, "record", b"before")
     wait_for(lambda: "done before" in module.lines(), what="the first job")

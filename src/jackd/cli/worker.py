@@ -20,7 +20,6 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 import click
 
@@ -61,13 +60,11 @@ class WorkerFailed(click.ClickException):
     exit_code = EXIT_ERROR
 
 
-def _async_worker_class() -> type[Any] | None:
-    # jackd.aio.Worker may be missing from an older jackd; the thread worker is enough then.
-    found = getattr(aio, "Worker", None)
-    return found if isinstance(found, type) else None
+AnyWorker = Worker | aio.Worker
+"""What ``jackd worker`` runs: a thread worker or an asyncio one."""
 
 
-def load_worker(target: str) -> Any:
+def load_worker(target: str) -> AnyWorker:
     """The ``jackd.Worker`` or ``jackd.aio.Worker`` that ``module:attribute`` names.
 
     The module is imported with the current directory first on ``sys.path``; the attribute
@@ -96,11 +93,7 @@ def load_worker(target: str) -> Any:
             found = getattr(found, part)
         except AttributeError:
             raise LoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    kinds: tuple[type[Any], ...] = (Worker,)
-    async_worker = _async_worker_class()
-    if async_worker is not None:
-        kinds += (async_worker,)
-    if not isinstance(found, kinds):
+    if not isinstance(found, (Worker, aio.Worker)):
         what = (
             f"the class {found.__qualname__}"
             if isinstance(found, type)
@@ -185,11 +178,10 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def run_worker(worker: Any, burst: bool) -> None:
+def run_worker(worker: AnyWorker, burst: bool) -> None:
     """Run a loaded worker until it stops: a thread worker here, an asyncio one in a loop."""
-    async_worker = _async_worker_class()
     try:
-        if async_worker is not None and isinstance(worker, async_worker):
+        if isinstance(worker, aio.Worker):
             asyncio.run(worker.run(burst=burst))
         else:
             worker.run(burst=burst)
