@@ -193,6 +193,7 @@ class AsyncClient:
             "not connected yet: await client.connect() first"
         )
         self._closing = False  # close() was called: no reconnecting until connect()
+        self._connected_before = False
         self._max_job_size: int | None = None
         self._core = Core(label=f"beanstalkd at {self.endpoint}")
         #: The tubes the callers asked for and got; the core's session has what the server
@@ -230,12 +231,8 @@ class AsyncClient:
             return self
         self._closing = False
         if self._reviving is None:
-            first = self._closed_because is not None and not self._closed_because.args[
-                0
-            ].startswith("not connected yet")
-            if first:
-                self._core.reset()
-            self._reviving = self._loop.create_task(self._revive([], first))
+            # Opening again after a close or a loss counts as a reconnect; the first time not.
+            self._reviving = self._loop.create_task(self._revive([], self._connected_before))
         await asyncio.shield(self._reviving)
         if self._transport is None:
             reason = self._closed_because
@@ -276,6 +273,7 @@ class AsyncClient:
             self._protocol = None
             raise ConnectionLostError(f"{self._closed_because}")
         self._closed_because = None
+        self._connected_before = True
 
     async def _revive(self, unanswered: list[Command[Any]], lost: bool) -> None:
         """Connect within the policy, restore the tubes, then send again what may be replayed.
@@ -642,6 +640,17 @@ class AsyncClient:
         waiter = cmd.waiter
         if isinstance(waiter, _Waiter) and not waiter.abandoned:
             self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
+
+    def _send_then(self, cmd: Command[Any], then: Callable[[Command[Any]], None]) -> None:
+        """Send ``cmd`` for a caller that wants its outcome as a call, not a future to await.
+
+        ``then(cmd)`` gets the command once it has its result or error, including the error
+        of a lost connection. Cheaper than awaiting: the asyncio worker settles jobs this way.
+        Raises ConnectionLostError at once if the client is closed for good.
+        """
+        self._issue(cmd, _Callback(then))
 
     def _taken(self, cmd: Command[Any], waiter: _Waiter) -> None:
         waiter.left -= 1
@@ -666,6 +675,8 @@ class AsyncClient:
                     else:
                         waiter.undo.append(undo)
                 self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
         elif waiter is not None:
             waiter(cmd)
         if kind.changes:
@@ -933,6 +944,15 @@ class AsyncPipeline(PipelineBase):
         return outcomes(await self._client._run_batch(self._take()), raise_on_error)
 
 
+class _Callback:
+    """The waiter of a command whose outcome goes to a function (see _send_then)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Command[Any]], None]) -> None:
+        self.func = func
+
+
 def _abandoned(waiter: object) -> bool:
     if isinstance(waiter, _Waiter):
         return waiter.abandoned or waiter.future.cancelled()
@@ -1004,7 +1024,8 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-# Last: the asyncio worker is built on AsyncClient, defined above.
+# Last: the asyncio worker and pool are built on AsyncClient, defined above.
+from ._aio_pool import Pool  # noqa: E402
 from ._aio_worker import Worker  # noqa: E402
 
-__all__ = ["AsyncClient", "AsyncPipeline", "Worker", "connect"]
+__all__ = ["AsyncClient", "AsyncPipeline", "Pool", "Worker", "connect"]
