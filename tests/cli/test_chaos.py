@@ -16,7 +16,7 @@ pytestmark = pytest.mark.timeout(60)
 
 ASYNCIO_DEFECT = (
     "jackd.aio.Worker can hang for ever after a server kill (the AsyncClient defect pinned "
-    "by tests/integration/test_chaos_defects.py); the chaos test is not reliable for it until "
+    "by tests/integration/test_found_defects.py); the chaos test is not reliable for it until "
     "that is fixed: python -m jackd.testing.chaos --kind asyncio shows it"
 )
 

@@ -24,10 +24,11 @@ from types import FrameType
 import click
 
 from .. import aio
-from .._address import parse_address
+from .._address import Address, parse_address
 from .._errors import ConnectionLostError
+from .._placement import Health
 from .._work import check_grace
-from ..worker import Worker
+from ..worker import Worker, worker_servers
 from . import EXIT_ERROR, EXIT_UNREACHABLE, EXIT_USAGE
 
 log = logging.getLogger("jackd.cli")
@@ -178,6 +179,18 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def point_at(worker: AnyWorker, address: Address) -> None:
+    """Make ``worker`` consume from ``address`` instead of the address it was built with."""
+    worker.address = address
+    # The workers read their servers from the address once, when built: until they read it
+    # when they run, what they derived from it follows here too (the strict xfail in
+    # tests/integration/test_found_defects.py says when this can go).
+    servers = worker_servers(address)
+    worker._servers = servers
+    worker._several = len(servers) > 1
+    worker._health = {server: Health() for server in servers}
+
+
 def run_worker(worker: AnyWorker, burst: bool) -> None:
     """Run a loaded worker until it stops: a thread worker here, an asyncio one in a loop."""
     try:
@@ -187,7 +200,7 @@ def run_worker(worker: AnyWorker, burst: bool) -> None:
             worker.run(burst=burst)
     except ConnectionLostError as exc:
         # Once running, the worker reconnects for ever: only the start can fail this way.
-        where = parse_address(worker.address)
+        where = ", ".join(str(parse_address(s)) for s in worker_servers(worker.address))
         raise Unreachable(f"cannot reach beanstalkd at {where}: {exc}") from None
     except Exception:
         raise WorkerFailed(f"the worker failed:\n{traceback.format_exc()}") from None
@@ -252,7 +265,7 @@ def worker(
         try:
             loaded = load_worker(target)
             if servers:
-                loaded.address = servers[0]
+                point_at(loaded, servers[0])
             if concurrency is not None:
                 loaded.concurrency = concurrency
             if grace is not None:

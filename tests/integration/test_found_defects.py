@@ -1,4 +1,5 @@
-"""Defects the chaos test (jackd.testing.chaos) found, each pinned by a deterministic reproducer.
+"""Defects found while building the jackd command and its chaos test, each pinned by a
+deterministic reproducer.
 
 They are marked as expected failures (strict) until fixed; a fix makes them pass, and then
 the mark must go.
@@ -7,12 +8,16 @@ the mark must go.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 
 import pytest
 
 import jackd
+import jackd._aio_worker
 import jackd.aio
+import jackd.worker
+from jackd.testing import BeanstalkdServer
 
 from .fakeserver import FakeConnection, FakeServer, in_turn
 
@@ -74,3 +79,45 @@ def test_a_loss_while_restoring_the_tubes_does_not_hold_later_commands() -> None
     with FakeServer(in_turn(first, second, third)) as fake:
         asyncio.run(main(fake.address))
         assert len(fake.connections) >= 3
+
+
+def dead_address() -> str:
+    """A loopback address nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"127.0.0.1:{port}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Worker.address is documented as where the worker's connections go, but the "
+    "servers are read from it once, in __init__ (_servers, _several, _health): setting it "
+    "afterwards is silently ignored (the jackd command's --server works around it)",
+)
+@pytest.mark.parametrize("kind", ["thread", "asyncio"])
+def test_setting_a_worker_s_address_moves_it(
+    beanstalkd: BeanstalkdServer, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    fast = jackd.Reconnect(attempts=1)
+    monkeypatch.setattr(jackd.worker, "STARTING_RECONNECT", fast)
+    monkeypatch.setattr(jackd._aio_worker, "STARTING_RECONNECT", fast)
+    with jackd.connect(beanstalkd.address) as client:
+        client.use("moved")
+        client.put(b"found")
+    seen: list[bytes] = []
+    if kind == "thread":
+        worker = jackd.Worker(dead_address())
+        worker.handler("moved")(lambda job: seen.append(job.body))
+        worker.address = beanstalkd.address
+        worker.run(burst=True)
+    else:
+        aworker = jackd.aio.Worker(dead_address())
+
+        @aworker.handler("moved")
+        async def handle(job: jackd.Job) -> None:
+            seen.append(job.body)
+
+        aworker.address = beanstalkd.address
+        asyncio.run(aworker.run(burst=True))
+    assert seen == [b"found"]
