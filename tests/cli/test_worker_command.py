@@ -15,7 +15,7 @@ import jackd
 import jackd._aio_worker
 import jackd.worker
 from jackd.cli import EXIT_ERROR, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
-from jackd.testing import BeanstalkdServer
+from jackd.testing import BeanstalkdFactory, BeanstalkdServer
 
 from .conftest import WriteModule, free_port, put, tube_is_empty
 
@@ -284,3 +284,19 @@ def test_sigterm_before_the_worker_runs_is_a_clean_stop(
     assert result.exit_code == EXIT_OK, result.output
     assert "nothing was lost" in result.stderr
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # given back afterwards
+
+
+def test_a_worker_built_with_several_servers_runs_on_all(
+    invoke: Invoke, write_module: WriteModule, beanstalkd_factory: BeanstalkdFactory, kind: str
+) -> None:
+    first, second = beanstalkd_factory(), beanstalkd_factory()
+    worker = "jackd.aio.Worker" if kind == "asyncio" else "jackd.Worker"
+    servers = [first.address, second.address]
+    module = write_module(
+        None, kind=kind, extra=f"both = {worker}({servers!r})\nboth.handler('record')(record)\n"
+    )
+    put(first.address, "record", b"from the first")
+    put(second.address, "record", b"from the second")
+    result = invoke("worker", module.target("both"), "--burst")
+    assert result.exit_code == EXIT_OK, result.output
+    assert sorted(module.lines()) == ["done from the first", "done from the second"]

@@ -233,7 +233,7 @@ class _Producer(threading.Thread):
                     try:
                         self.client.put(str(body), ttr=60)
                     except (ConnectionLostError, TimeoutError) as exc:
-                        if isinstance(exc, TimeoutError) or "may or may not" in str(exc):
+                        if isinstance(exc, TimeoutError) or exc.maybe_applied:
                             self.unknown_fate += 1
                         else:
                             self.not_sent += 1
