@@ -6,6 +6,7 @@ of click fail, as if it were not installed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import shutil
 import subprocess
@@ -121,3 +122,11 @@ def test_main_runs_the_command(capsys: pytest.CaptureFixture[str]) -> None:
         jackd.cli.main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"jackd, version {jackd.__version__}\n"
+
+
+def test_importing_jackd_main_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tools that walk the package (docs, the walk above) import it: only python -m runs it.
+    monkeypatch.delitem(sys.modules, "jackd.__main__", raising=False)
+    monkeypatch.setattr(sys, "argv", ["jackd", "--version"])
+    module = importlib.import_module("jackd.__main__")
+    assert module.main is jackd.cli.main

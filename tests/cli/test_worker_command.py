@@ -300,3 +300,17 @@ def test_a_worker_built_with_several_servers_runs_on_all(
     result = invoke("worker", module.target("both"), "--burst")
     assert result.exit_code == EXIT_OK, result.output
     assert sorted(module.lines()) == ["done from the first", "done from the second"]
+
+
+def test_a_sigterm_handler_of_the_caller_s_is_left_alone(
+    invoke: Invoke, write_module: WriteModule, beanstalkd: BeanstalkdServer
+) -> None:
+    import signal
+
+    module = write_module(beanstalkd.address)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert invoke("worker", module.target("recorder"), "--burst").exit_code == EXIT_OK
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)
