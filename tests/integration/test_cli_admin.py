@@ -6,7 +6,7 @@ conventions scripts rely on are also checked through a real ``python -m jackd`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,9 @@ ServerFactory = Callable[..., BeanstalkdServer]
 
 
 @pytest.fixture
-def client(beanstalkd: BeanstalkdServer) -> jackd.Client:
+def client(beanstalkd: BeanstalkdServer) -> Iterator[jackd.Client]:
     with jackd.connect(beanstalkd.address) as opened:
-        yield opened  # type: ignore[misc]
+        yield opened
 
 
 def fill(client: jackd.Client, tube: str, *bodies: bytes, **put: int) -> list[int]:
@@ -44,7 +44,8 @@ def test_stats_json_has_one_object_per_server_with_protocol_names(
     rows = ran.json()
     assert [row["server"] for row in rows] == [one.address, two.address]
     assert [row["total_jobs"] for row in rows] == [3, 0]
-    assert rows[0]["current_jobs_ready"] == 3 and rows[0]["version"] == "1.12"
+    assert rows[0]["current_jobs_ready"] == 3
+    assert rows[0]["version"] == "1.12"
     assert not any("-" in key for key in rows[0])
 
 
@@ -69,13 +70,13 @@ def test_tubes_json_one_object_per_tube_per_server(
         ran = cli("tubes", "e.*", "-s", one.address, "-s", two.address, "--json")
     assert ran.code == 0, ran.err
     rows = ran.json()
-    assert sorted((r["server"], r["name"]) for r in rows) == [
-        (one.address, "emails"),
-        (two.address, "emails"),
-    ]
+    assert sorted((r["server"], r["name"]) for r in rows) == sorted(
+        [(one.address, "emails"), (two.address, "emails")]
+    )
     first = next(r for r in rows if r["server"] == one.address)
     assert (first["current_jobs_ready"], first["current_jobs_delayed"]) == (2, 1)
-    assert first["current_jobs_urgent"] == 2 and first["total_jobs"] == 3
+    assert first["current_jobs_urgent"] == 2
+    assert first["total_jobs"] == 3
     assert "pause_time_left" in first
 
 
@@ -110,7 +111,8 @@ def test_tubes_shows_pauses(beanstalkd: BeanstalkdServer, client: jackd.Client) 
 
 def test_a_bad_pattern_is_a_usage_error(beanstalkd: BeanstalkdServer) -> None:
     ran = cli("tubes", "(", "-s", beanstalkd.address)
-    assert ran.code == 2 and "regular expression" in ran.err
+    assert ran.code == 2
+    assert "regular expression" in ran.err
 
 
 # -- peek --------------------------------------------------------------------------------
@@ -132,7 +134,8 @@ def test_peek_binary_body_is_a_hex_dump_and_base64_in_json(
 ) -> None:
     (jid,) = fill(client, "bin", b"\xff\x00abc")
     ran = cli("peek", str(jid), "-s", beanstalkd.address)
-    assert "ff 00 61 62 63" in ran.out and "|..abc|" in ran.out
+    assert "ff 00 61 62 63" in ran.out
+    assert "|..abc|" in ran.out
     (job,) = cli("peek", str(jid), "-s", beanstalkd.address, "--json").json()
     assert (job["encoding"], job["body"], job["tube"], job["state"]) == (
         "base64",
@@ -154,12 +157,14 @@ def test_peek_tube_with_a_state_flag(beanstalkd: BeanstalkdServer, client: jackd
     assert cli("peek", "t", "--delayed", *base).json()[0]["body"] == "soon"
     assert cli("peek", "t", "--buried", *base).json()[0]["id"] == ready[0]
     empty = cli("peek", "default", "--ready", "-s", beanstalkd.address)
-    assert empty.code == 1 and "no ready job" in empty.err
+    assert empty.code == 1
+    assert "no ready job" in empty.err
 
 
 def test_peek_without_a_state_takes_an_id(beanstalkd: BeanstalkdServer) -> None:
     ran = cli("peek", "emails", "-s", beanstalkd.address)
-    assert ran.code == 2 and "--ready" in ran.err
+    assert ran.code == 2
+    assert "--ready" in ran.err
     missing = cli("peek", "42", "-s", beanstalkd.address)
     assert missing.code == 1
     assert missing.err.strip() == "jackd: job 42 not found"
@@ -175,7 +180,8 @@ def test_put_body_file_and_stdin(
     path.write_bytes(b"\x00\xfffile")
     base = ("-s", beanstalkd.address)
     one = cli("put", "t", "hello", "--pri", "3", "--delay", "20", "--ttr", "9", *base)
-    assert one.code == 0 and one.out.strip() == "1"
+    assert one.code == 0
+    assert one.out.strip() == "1"
     two = cli("put", "t", "--file", str(path), *base, "--json").json()
     assert two == [{"server": beanstalkd.address, "tube": "t", "id": 2}]
     three = cli("put", "t", *base, input=b"from stdin\n")
@@ -195,7 +201,8 @@ def test_put_lines_puts_one_job_per_line_in_order(
     )
     assert ran.code == 0, ran.err
     ids = [row["id"] for row in ran.json()]
-    assert len(ids) == 2500 and ids == sorted(ids)
+    assert len(ids) == 2500
+    assert ids == sorted(ids)
     assert [client.peek(jid).body for jid in (ids[0], ids[1], ids[-1])] == [
         b"line 0",
         b"line 1",
@@ -251,14 +258,16 @@ def test_delete_refuses_without_yes_when_stdin_is_not_a_terminal(
 ) -> None:
     ids = fill(client, "t", b"1", b"2")
     ran = cli("delete", *map(str, ids), "-s", beanstalkd.address, input="y\n")
-    assert ran.code == 1 and "--yes" in ran.err
+    assert ran.code == 1
+    assert "--yes" in ran.err
     assert client.stats_tube("t").current_jobs_ready == 2  # a piped y is no answer
     done = cli("delete", *map(str, ids), "-s", beanstalkd.address, "--yes", "--json")
     assert done.code == 0
     assert [row["deleted"] for row in done.json()] == [True, True]
     assert client.stats_tube("t").current_jobs_ready == 0
     again = cli("delete", str(ids[0]), "-s", beanstalkd.address, "--yes")
-    assert again.code == 1 and "not found" in again.err
+    assert again.code == 1
+    assert "not found" in again.err
 
 
 def test_delete_asks_on_a_terminal(
@@ -269,7 +278,8 @@ def test_delete_asks_on_a_terminal(
     monkeypatch.setattr(_common, "stdin_is_terminal", lambda: True)
     (jid,) = fill(client, "t", b"1")
     declined = cli("delete", str(jid), "-s", beanstalkd.address, input="n\n")
-    assert declined.code == 1 and "Delete job 1?" in declined.err
+    assert declined.code == 1
+    assert "Delete job 1?" in declined.err
     assert client.stats_job(jid).state == "ready"
     accepted = cli("delete", str(jid), "-s", beanstalkd.address, input="y\n")
     assert accepted.code == 0
@@ -299,7 +309,8 @@ def test_bury_leaves_a_job_a_worker_holds(
     with jackd.connect(beanstalkd.address) as worker:
         worker.reserve_job(jid)
         ran = cli("bury", str(jid), "-s", beanstalkd.address)
-        assert ran.code == 1 and "reserved by a worker" in ran.err
+        assert ran.code == 1
+        assert "reserved by a worker" in ran.err
         assert client.stats_job(jid).state == "reserved"
 
 
@@ -321,7 +332,8 @@ def test_an_unreachable_server_exits_3_and_the_others_still_report(
     assert ran.code == 3
     assert [row["server"] for row in ran.json()] == [beanstalkd.address]
     (line,) = ran.err.splitlines()
-    assert line.startswith(f"jackd: {address}: ") and "Traceback" not in ran.err
+    assert line.startswith(f"jackd: {address}: ")
+    assert "Traceback" not in ran.err
 
 
 def test_a_failure_on_one_server_exits_1(beanstalkd_factory: ServerFactory) -> None:
@@ -341,12 +353,14 @@ def test_debug_shows_the_traceback(beanstalkd_factory: ServerFactory) -> None:
     quiet = cli("stats", "-s", address)
     loud = cli("stats", "-s", address, "--debug")
     assert quiet.code == loud.code == 3
-    assert "Traceback" not in quiet.err and "Traceback" in loud.err
+    assert "Traceback" not in quiet.err
+    assert "Traceback" in loud.err
 
 
 def test_a_bad_server_address_is_a_usage_error() -> None:
     ran = cli("stats", "-s", "host:notaport")
-    assert ran.code == 2 and "port" in ran.err
+    assert ran.code == 2
+    assert "port" in ran.err
 
 
 def test_as_a_real_process(beanstalkd: BeanstalkdServer, beanstalkd_factory: ServerFactory) -> None:
@@ -357,7 +371,8 @@ def test_as_a_real_process(beanstalkd: BeanstalkdServer, beanstalkd_factory: Ser
     tubes = run("tubes", "proc", *base, "--json")
     assert tubes.json()[0]["current_jobs_ready"] == 2
     refused = run("delete", "1", *base, input=b"y\n")
-    assert refused.code == 1 and "--yes" in refused.err
+    assert refused.code == 1
+    assert "--yes" in refused.err
     refused = run("clear", "proc", *base, input=b"y\n")
     assert refused.code == 1
     assert run("peek", "1", *base, "--json").json()[0]["body"] == "a"
@@ -365,6 +380,7 @@ def test_as_a_real_process(beanstalkd: BeanstalkdServer, beanstalkd_factory: Ser
     address = gone.address
     gone.stop()
     unreachable = run("stats", "-s", address)
-    assert unreachable.code == 3 and len(unreachable.err.splitlines()) == 1
+    assert unreachable.code == 3
+    assert len(unreachable.err.splitlines()) == 1
     assert run("kick", "proc", *base).code == 2
     assert run("bogus").code == 2

@@ -34,7 +34,7 @@ def snapshot(client: jackd.Client) -> list[tuple[object, ...]]:
 
 def counted(client: jackd.Client) -> list[tuple[object, ...]]:
     """``snapshot``, each job followed by its reserves, releases, buries and kicks."""
-    out = []
+    out: list[tuple[object, ...]] = []
     top = client.stats().total_jobs + 10
     for jid in range(1, top):
         try:
@@ -50,8 +50,8 @@ def counted(client: jackd.Client) -> list[tuple[object, ...]]:
 
 def ready_order(client: jackd.Client, tube: str) -> list[bytes]:
     """The bodies of a tube's ready jobs in the order workers would get them."""
-    bodies = []
-    with jackd.connect(client.endpoint.host + ":" + str(client.endpoint.port)) as reader:
+    bodies: list[bytes] = []
+    with jackd.connect(str(client.endpoint)) as reader:
         reader.watch(tube)
         reader.ignore("default")
         while True:
@@ -93,8 +93,10 @@ def test_export_then_import_reproduces_10000_jobs_exactly(
             # Export changes nothing: every job as it was, none reserved or released.
             after_export = counted(src)
             assert [j[:4] + j[5:] for j in after_export] == [j[:4] + j[5:] for j in before_counted]
+            # Delays only ran down while the two readings (seconds each) were taken: no job
+            # was delayed again, as a reserve and release would have done.
             assert all(
-                int(a[4]) <= int(b[4]) <= int(a[4]) + 3
+                0 <= int(str(b[4])) - int(str(a[4])) <= 15
                 for a, b in zip(after_export, before_counted, strict=True)
             )
             assert src.stats().cmd_reserve + src.stats().cmd_release == 0
@@ -114,9 +116,10 @@ def test_export_then_import_reproduces_10000_jobs_exactly(
     expected = [job for job in before if job[5] != b"held"]
     assert len(after) == len(expected) == 10_000
     for was, now, record in zip(expected, after, records, strict=True):
-        assert was[:4] == now[:4] and was[5] == now[5]  # tube, state, pri, ttr, body
+        assert was[:4] == now[:4]
+        assert was[5] == now[5]
         # The delay left at export time, counted down since the import: within a second.
-        assert 0 <= record["delay"] - int(now[4]) <= elapsed + 1
+        assert 0 <= record["delay"] - int(str(now[4])) <= elapsed + 1
 
 
 def test_import_into_one_tube_and_refuses_a_bad_file(
@@ -152,7 +155,8 @@ def test_import_into_one_tube_and_refuses_a_bad_file(
     bad = tmp_path / "bad.jsonl"
     bad.write_text(good.read_text() + '{"tube": "a", "state": "reserved"}\n')
     ran = cli("import", str(bad), "-s", beanstalkd.address)
-    assert ran.code == 1 and "line 4" in ran.err
+    assert ran.code == 1
+    assert "line 4" in ran.err
     with jackd.connect(beanstalkd.address) as c:
         assert c.stats().total_jobs == 2  # nothing of the bad file was put
 
@@ -184,7 +188,8 @@ def test_move_keeps_priority_ttr_delay_and_state(beanstalkd: BeanstalkdServer) -
             (3, 7),
         ]
         d = moved[b"d"]
-        assert (d.state, d.pri, d.ttr) == ("delayed", 9, 11) and 495 <= d.time_left <= 500
+        assert (d.state, d.pri, d.ttr) == ("delayed", 9, 11)
+        assert 495 <= d.time_left <= 500
         assert [(moved[b].state, moved[b].pri, moved[b].ttr) for b in (b"b0", b"b1")] == [
             ("buried", 20, 13),
             ("buried", 21, 13),
@@ -233,7 +238,8 @@ def test_clear_removes_exactly_the_states_and_tubes_it_names(beanstalkd: Beansta
             refused = cli(
                 "clear", "jobs-.*", "--state", "buried,ready", "-s", beanstalkd.address, input="y\n"
             )
-            assert refused.code == 1 and "--yes" in refused.err
+            assert refused.code == 1
+            assert "--yes" in refused.err
             assert c.stats().current_jobs_buried == 9
             ran = cli(
                 "clear",

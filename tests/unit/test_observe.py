@@ -34,8 +34,17 @@ def server(
     return ServerSnapshot(name, at, stats=stats, tubes=tubes or {})
 
 
-def tube(name: str, *, total: int = 0, deleted: int = 0, ready: int = 0, **more: int) -> TubeStats:
-    return TubeStats(name=name, total_jobs=total, cmd_delete=deleted, current_jobs_ready=ready, **more)
+def tube(
+    name: str, *, total: int = 0, deleted: int = 0, ready: int = 0, pause: int = 0, left: int = 0
+) -> TubeStats:
+    return TubeStats(
+        name=name,
+        total_jobs=total,
+        cmd_delete=deleted,
+        current_jobs_ready=ready,
+        pause=pause,
+        pause_time_left=left,
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,7 +57,9 @@ def tube(name: str, *, total: int = 0, deleted: int = 0, ready: int = 0, **more:
         (10, 20, 0.0, None),  # no time passed
     ],
 )
-def test_counter_rate(before: int | None, after: int, seconds: float, expected: float | None) -> None:
+def test_counter_rate(
+    before: int | None, after: int, seconds: float, expected: float | None
+) -> None:
     assert counter_rate(before, after, seconds) == expected
 
 
@@ -96,7 +107,7 @@ def test_view_sums_a_tube_over_servers_and_shows_down_servers() -> None:
             server(
                 1.0,
                 name="b",
-                tubes={"t": tube("t", total=5, ready=1, pause=10, pause_time_left=7)},
+                tubes={"t": tube("t", total=5, ready=1, pause=10, left=7)},
             ),
             ServerSnapshot("c", 1.0, error="connection refused"),
         ),
@@ -174,7 +185,11 @@ def test_render_shows_rates_sorted_rows_and_the_keys() -> None:
     after = Snapshot(
         1.0,
         (
-            server(1.0, put=12, tubes={"a": tube("a", total=2, ready=2), "b": tube("b", total=10, ready=9)}),
+            server(
+                1.0,
+                put=12,
+                tubes={"a": tube("a", total=2, ready=2), "b": tube("b", total=10, ready=9)},
+            ),
             ServerSnapshot("s2", 1.0, error="refused"),
         ),
     )
@@ -186,9 +201,12 @@ def test_render_shows_rates_sorted_rows_and_the_keys() -> None:
     b_line = next(i for i, line in enumerate(lines) if line.startswith("b "))
     a_line = next(i for i, line in enumerate(lines) if line.startswith("a "))
     assert b_line < a_line  # b puts 10/s, a 2/s
-    assert "10.0" in lines[b_line] and "12.0" in text
-    assert "DOWN" in text and "refused" in text
-    assert "q quit" in text and "/ filter" in text
+    assert "10.0" in lines[b_line]
+    assert "12.0" in text
+    assert "DOWN" in text
+    assert "refused" in text
+    assert "q quit" in text
+    assert "/ filter" in text
 
 
 def test_read_keys_waits_and_sees_the_end(tmp_path: object) -> None:
