@@ -384,3 +384,52 @@ def test_as_a_real_process(beanstalkd: BeanstalkdServer, beanstalkd_factory: Ser
     assert len(unreachable.err.splitlines()) == 1
     assert run("kick", "proc", *base).code == 2
     assert run("bogus").code == 2
+
+
+def test_clear_asks_on_a_terminal(
+    beanstalkd: BeanstalkdServer, client: jackd.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jackd.cli import _common
+
+    monkeypatch.setattr(_common, "stdin_is_terminal", lambda: True)
+    fill(client, "t", b"1", b"2")
+    declined = cli("clear", "t", "-s", beanstalkd.address, input="n\n")
+    assert declined.code == 1
+    assert "2 ready, 0 delayed, 0 buried in 1 tubes (t)" in declined.err
+    assert client.stats_tube("t").current_jobs_ready == 2
+    accepted = cli("clear", "t", "-s", beanstalkd.address, input="y\n")
+    assert accepted.code == 0
+    assert accepted.out.strip() == "deleted 2 jobs (2 ready, 0 delayed, 0 buried) from 1 tubes"
+    assert client.stats_tube("t").current_jobs_ready == 0
+
+
+def test_what_is_missing_is_an_error(beanstalkd: BeanstalkdServer) -> None:
+    base = ("-s", beanstalkd.address)
+    ghost = cli("pause", "ghost", "10", *base)
+    assert ghost.code == 1
+    assert ghost.err.strip() == "jackd: tube ghost not found"
+    missing = cli("bury", "77", *base)
+    assert missing.code == 1
+    assert missing.err.strip() == "jackd: job 77 is not found"
+    assert cli("put", "t", "body", "--lines", *base).code == 2
+
+
+def test_several_servers_prefix_each_line_with_the_server(
+    beanstalkd_factory: ServerFactory,
+) -> None:
+    one, two = beanstalkd_factory(), beanstalkd_factory()
+    both = ("-s", one.address, "-s", two.address)
+    ran = cli("put", "t", "hello", *both)
+    assert ran.out.splitlines() == [f"{one.address}: 1", f"{two.address}: 1"]
+    ran = cli("bury", "1", *both)
+    assert ran.out.splitlines() == [
+        f"{one.address}: buried job 1 (was ready)",
+        f"{two.address}: buried job 1 (was ready)",
+    ]
+    ran = cli("kick-job", "1", *both)
+    assert ran.out.splitlines() == [f"{one.address}: kicked job 1", f"{two.address}: kicked job 1"]
+    ran = cli("tubes", "t", *both)
+    assert [line.split()[:3] for line in ran.out.splitlines()[1:]] == [
+        [one.address, "t", "1"],
+        [two.address, "t", "1"],
+    ]

@@ -222,3 +222,72 @@ def test_read_keys_waits_and_sees_the_end(tmp_path: object) -> None:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+
+
+# -- the job logic's records and bodies -----------------------------------------------------
+
+ops = pytest.importorskip("jackd.cli._ops")
+
+
+def _good(**change: object) -> str:
+    import json
+
+    record = {"tube": "t", "state": "ready", "priority": 1, "ttr": 1, "delay": 0, "body": ""}
+    return json.dumps({**record, **change})
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("[]", "not a JSON object"),
+        ('{"tube": "t", "state": "ready", "priority": 1, "ttr": 1}', "missing key 'body'"),
+        (
+            '{"tube": "t", "state": "reserved", "priority": 1, "ttr": 1, "delay": 0, "body": ""}',
+            "state",
+        ),
+        (
+            '{"tube": "t", "state": "ready", "priority": -1, "ttr": 1, "delay": 0, "body": ""}',
+            "priority",
+        ),
+        (
+            '{"tube": "t", "state": "ready", "priority": 1, "ttr": true, "delay": 0, "body": ""}',
+            "ttr",
+        ),
+        (
+            '{"tube": 5, "state": "ready", "priority": 1, "ttr": 1, "delay": 0, "body": ""}',
+            "strings",
+        ),
+        (_good(body="*", encoding="base64"), "base64"),
+        (_good(encoding="rot13"), "encoding"),
+    ],
+)
+def test_a_bad_record_says_what_is_wrong(line: str, problem: str) -> None:
+    import json
+
+    with pytest.raises(ValueError, match=problem):
+        ops.JobRecord.from_json(json.loads(line))
+
+
+@pytest.mark.parametrize("body", [b"", b"plain", "ünï".encode(), b"\x00\xff\xfe", b'{"a": 1}'])
+def test_records_round_trip_through_json(body: bytes) -> None:
+    import json
+
+    record = ops.JobRecord("t", "delayed", 5, 60, 30, body, id=3, server="s")
+    back = ops.JobRecord.from_json(json.loads(json.dumps(record.to_json())))
+    assert (back.tube, back.state, back.priority, back.ttr, back.delay, back.body) == (
+        "t",
+        "delayed",
+        5,
+        60,
+        30,
+        body,
+    )
+
+
+def test_describe_body() -> None:
+    assert ops.describe_body(b'{"a":[1]}') == ("json", '{\n  "a": [\n    1\n  ]\n}')
+    assert ops.describe_body(b"42") == ("text", "42")  # JSON, but nothing to pretty-print
+    assert ops.describe_body(b"hi there") == ("text", "hi there")
+    kind, dump = ops.describe_body(bytes(range(250, 256)) + b"AB")
+    assert kind == "binary"
+    assert dump == "00000000  fa fb fc fd fe ff 41 42" + " " * 24 + "  |......AB|"
