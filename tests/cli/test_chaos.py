@@ -17,16 +17,8 @@ from jackd.testing.chaos import ChaosReport, run_chaos
 
 pytestmark = pytest.mark.timeout(60)
 
-ASYNCIO_DEFECT = (
-    "jackd.aio.Worker can hang for ever after a server kill (the AsyncClient defect pinned "
-    "by tests/integration/test_found_defects.py); the chaos test is not reliable for it until "
-    "that is fixed: python -m jackd.testing.chaos --kind asyncio shows it"
-)
 
-
-@pytest.mark.parametrize(
-    "kind", ["thread", pytest.param("asyncio", marks=pytest.mark.skip(reason=ASYNCIO_DEFECT))]
-)
+@pytest.mark.parametrize("kind", ["thread", "asyncio"])
 def test_no_acknowledged_job_is_lost_through_server_kills(
     tmp_path: Path, beanstalkd_binary: str, kind: str
 ) -> None:
@@ -127,7 +119,9 @@ def test_a_worker_process_that_dies_fails_the_run(
     assert report.bad_exits == []
     assert "FAILED: worker 0 exited by itself with code 9" in report.summary()
     assert report.missing == [str(n) for n in range(5)]
-    assert "worker 0's log ends:\ndying on job 1" in report.summary()
+    # Its slots each take a job at once, so any of them (even two, their lines mixed) may be
+    # the one that dies first.
+    assert "worker 0's log ends:\ndying on job" in report.summary()
 
 
 def test_the_report_says_what_failed() -> None:

@@ -62,11 +62,6 @@ print(",".join(names), bool(extra))
         assert imported == "False"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jackd._aio_worker imports jackd.aio, whose last line imports jackd._aio_worker "
-    "back: imported first, it finds itself half initialized (ImportError, circular import)",
-)
 def test_aio_worker_imports_on_its_own() -> None:
     # What a tool that walks the package in name order does (pdoc, sphinx autodoc, pkgutil).
     done = python("import jackd._aio_worker")
