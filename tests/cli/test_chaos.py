@@ -40,6 +40,30 @@ def test_no_acknowledged_job_is_lost_through_server_kills(
     assert report.seconds < 40
 
 
+@pytest.mark.parametrize("kind", ["thread", "asyncio"])
+def test_over_three_servers_with_one_killed_and_restarted(
+    tmp_path: Path, beanstalkd_binary: str, kind: str
+) -> None:
+    # The pool issue's form: producers through a jackd.Pool, workers on every server.
+    report = run_chaos(
+        3_000,
+        workers=2,
+        kills=2,
+        kind=kind,
+        servers=3,
+        timeout=40,
+        binary=beanstalkd_binary,
+        directory=tmp_path,
+    )
+    assert report.ok, report.summary()
+    assert (report.acknowledged, report.distinct, report.missing, report.left) == (
+        3_000,
+        3_000,
+        [],
+        {},
+    )
+
+
 def test_the_command_line_runs_it_and_prints_the_report(
     beanstalkd_binary: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

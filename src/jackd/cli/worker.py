@@ -37,10 +37,6 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: The levels ``--log-level`` takes.
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-_MULTI_SERVER = (
-    "one --server for now: running a worker over several servers comes with the multi-server pool"
-)
-
 
 class LoadError(click.ClickException):
     """MODULE:ATTRIBUTE names no worker: the module or attribute is missing, or not a Worker."""
@@ -115,14 +111,13 @@ def _check_target(ctx: click.Context, param: click.Parameter, value: str) -> str
 def _check_servers(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
-    if len(value) > 1 or any("," in url for url in value):
-        raise click.BadParameter(_MULTI_SERVER, ctx, param)
-    for url in value:
+    urls = tuple(part.strip() for url in value for part in url.split(",") if part.strip())
+    for url in urls:
         try:
             parse_address(url)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
-    return value
+    return urls
 
 
 def _check_grace(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -203,7 +198,8 @@ def run_worker(worker: AnyWorker, burst: bool) -> None:
     metavar="URL",
     callback=_check_servers,
     help="The beanstalkd server, instead of the worker's own address "
-    "(host:port, beanstalk://, beanstalks://, unix://).",
+    "(host:port, beanstalk://, beanstalks://, unix://); repeat it, or separate with commas, "
+    "to consume from several servers.",
 )
 @click.option(
     "--concurrency",
@@ -253,7 +249,7 @@ def worker(
         try:
             loaded = load_worker(target)
             if servers:
-                loaded.address = servers[0]
+                loaded.address = servers[0] if len(servers) == 1 else list(servers)
             if concurrency is not None:
                 loaded.concurrency = concurrency
             if grace is not None:
