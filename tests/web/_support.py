@@ -42,7 +42,7 @@ class Web:
         """Take a history sample now, so the overview shows the server as it is."""
         self.console.history.sample()
 
-    def csrf(self, path: str = "/") -> str:
+    def csrf(self, path: str = "/s/0/tubes/default") -> str:
         """The CSRF token of this client's session, from the forms of ``path``."""
         return csrf_of(self.http.get(path).text)
 
