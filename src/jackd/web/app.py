@@ -343,7 +343,7 @@ async def overview(request: Request) -> Response:
         pattern=pattern,
         fragment_url=fragment_url,
         refresh_ms=int(console.refresh * 1000),
-        window_minutes=round(console.history.window / 60),
+        window=console.history.window,
     )
 
 

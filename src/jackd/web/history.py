@@ -1,11 +1,12 @@
 """The console's memory: snapshots of every server, sampled in the background, for an hour.
 
 A ``History`` takes a ``jackd.observe`` snapshot every ``interval`` seconds on a thread of
-its own, keeps the latest two (the overview's numbers and rates come from them) and, for
-each tube of each server, a series of samples over the last ``window`` seconds: its ready,
-reserved and buried counts and its put and delete rates. It lives only in the running
-console; a restart starts the charts afresh. ``chart`` turns a series into the geometry of
-a small SVG chart, which a template draws.
+its own and keeps, for each tube of each server, a series of samples over the last
+``window`` seconds: its ready, reserved and buried counts and its put and delete rates. The
+overview's rates are taken over ``rate_window`` seconds (the latest snapshot against one
+about that old), so that they do not jump with every burst between two samples. It lives
+only in the running console; a restart starts the charts afresh. ``chart`` turns a series
+into the geometry of a small SVG chart, which a template draws.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class History:
         *,
         interval: float = 2.0,
         window: float = 3600.0,
+        rate_window: float = 10.0,
         timeout: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -57,11 +59,12 @@ class History:
         """Seconds between samples."""
         self.window = window
         """Seconds of samples kept for the charts."""
+        self.rate_window = rate_window
+        """Seconds the overview's rates are measured over."""
         self._observer = Observer(servers, timeout=timeout, clock=clock)
         self._clock = clock
         self._lock = threading.Lock()
-        self._before: Snapshot | None = None
-        self._latest: Snapshot | None = None
+        self._recent: deque[Snapshot] = deque()  # the last rate_window's snapshots
         self._series: dict[tuple[str, str], deque[Sample]] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,8 +73,11 @@ class History:
         """Read every server now, remember the samples, and return the snapshot."""
         with self._lock:
             snapshot = self._observer.snapshot()
-            previous = self._latest
-            self._before, self._latest = previous, snapshot
+            previous = self._recent[-1] if self._recent else None
+            self._recent.append(snapshot)
+            # Keep one snapshot at least rate_window old: the rates' starting point.
+            while len(self._recent) > 2 and self._recent[1].at <= snapshot.at - self.rate_window:
+                self._recent.popleft()
             horizon = snapshot.at - self.window
             for snap in snapshot.servers:
                 earlier = previous.server(snap.server) if previous is not None else None
@@ -101,19 +107,19 @@ class History:
             )
 
     def current(self, max_age: float | None = None) -> tuple[Snapshot | None, Snapshot]:
-        """The snapshot before the latest, and the latest, sampling first if it is too old.
+        """A snapshot about ``rate_window`` old (None at first), and the latest.
 
-        ``max_age`` defaults to ``interval``: a page never shows numbers older than that.
+        Samples first if the latest is older than ``max_age`` (by default ``interval``), so
+        a page never shows numbers older than that.
         """
         limit = self.interval if max_age is None else max_age
         with self._lock:
-            before, latest = self._before, self._latest
+            latest = self._recent[-1] if self._recent else None
         if latest is None or self._clock() - latest.at > limit:
             self.sample()
-            with self._lock:
-                before, latest = self._before, self._latest
-        assert latest is not None  # for mypy: sample() set it
-        return before, latest
+        with self._lock:
+            before = self._recent[0] if len(self._recent) > 1 else None
+            return before, self._recent[-1]
 
     def series(self, server: str, tube: str) -> list[Sample]:
         """The samples of ``tube`` on ``server`` over the window, oldest first."""
