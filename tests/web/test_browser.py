@@ -130,7 +130,7 @@ def no_alert(driver: WebDriver) -> None:
 def csp_violations(driver: webdriver.Chrome) -> list[str]:
     return [
         entry["message"]
-        for entry in driver.get_log("browser")
+        for entry in driver.get_log("browser")  # type: ignore[no-untyped-call]
         if "Content Security Policy" in entry["message"]
     ]
 
