@@ -3,10 +3,13 @@
 Safe by default: it listens on 127.0.0.1, and refuses any address that is not a loopback
 one unless an auth file gives users (``--auth-file``, lines made by ``jackd web
 --hash-password``) or ``--insecure`` says that something else guards it. The refusal is one
-line on stderr and exit 2, before anything listens.
+line on stderr and exit 2, before anything listens. SIGTERM and SIGINT stop it, exit 0.
 """
 
 from __future__ import annotations
+
+import signal
+from types import FrameType
 
 import click
 
@@ -117,11 +120,23 @@ def web(
         + (" (read-only)" if read_only else ""),
         err=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        server_header=False,
-        proxy_headers=False,
-    )
+    # uvicorn stops gracefully on SIGTERM or SIGINT, then raises the signal again for the
+    # handler it found; this one takes it, so that a stop by signal exits 0 as every jackd
+    # command's does, instead of dying of the signal.
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            server_header=False,
+            proxy_headers=False,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    pass
