@@ -243,9 +243,14 @@ def confirm(question: str, yes: bool) -> None:
         raise SystemExit(EXIT_ERROR)
 
 
+def stdin_is_terminal() -> bool:
+    """True when stdin is a terminal a question can be asked on."""
+    return sys.stdin.isatty()
+
+
 def refuse_without_terminal(yes: bool) -> None:
     """Exit 1 unless ``--yes`` was given or stdin is a terminal that can be asked."""
-    if not yes and not sys.stdin.isatty():
+    if not yes and not stdin_is_terminal():
         click.echo(
             "jackd: refusing without --yes: stdin is not a terminal to ask on; nothing changed",
             err=True,

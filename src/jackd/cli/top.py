@@ -145,14 +145,20 @@ def footer(state: TopState) -> Text:
 def render(current: View, state: TopState, interval: float) -> RenderableType:
     """The whole screen: one line per server, one row per tube, the footer."""
     servers = Table(box=None, pad_edge=False, expand=False)
-    for title in ("server", "version", "uptime", "conns", "tubes", "put/s", "delete/s"):
-        servers.add_column(title, justify="left" if title == "server" else "right")
+    titles = ("server", "status", "version", "uptime", "conns", "tubes", "put/s", "delete/s")
+    for title in titles:
+        servers.add_column(title, justify="left" if title in ("server", "status") else "right")
+    down = [row for row in current.servers if not row.up]
+    if down:
+        servers.add_column("error")
     for row in current.servers:
         if not row.up:
-            servers.add_row(row.server, Text(f"down: {row.error}", style="bold red"))
+            blank = [""] * (len(titles) - 2)
+            servers.add_row(row.server, Text("DOWN", style="bold red"), *blank, row.error or "")
             continue
         servers.add_row(
             row.server,
+            "up",
             row.version,
             _uptime(row.uptime),
             str(row.connections),
@@ -162,7 +168,7 @@ def render(current: View, state: TopState, interval: float) -> RenderableType:
         )
     tubes = Table(box=None, pad_edge=False, expand=False)
     for _, heading, column in SORT_BINDINGS:
-        mark = ("v" if state.descending else "^") if column == state.sort else ""
+        mark = (" ▼" if state.descending else " ▲") if column == state.sort else ""
         tubes.add_column(heading + mark, justify="left" if column == "name" else "right")
     rows = sort_tubes(filter_tubes(current.tubes, state.filter), state.sort, state.descending)
     for tube in rows:
