@@ -36,9 +36,9 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_core_never_imports_click() -> None:
-    # Every module of jackd but the subcommands (jackd.cli's modules, but for _ops which
-    # they share with the console), imported with click hidden; with click there, none of
-    # them imports it.
+    # Every module of jackd but the command's own (the subcommands; jackd.cli itself and the
+    # click-free job logic in jackd.cli._ops stay in), imported with click hidden; and with
+    # click there, none of them imports it.
     code = """
 import importlib, pkgutil, sys
 import jackd

@@ -75,6 +75,10 @@ EXPECTED = {
         "resized cat.png",
         "reserved 4, succeeded 2, retried 1, buried 1",
     ],
+    "worker_metrics": [
+        'jackd_worker_jobs_total{outcome="succeeded",tube="jackd-example-metered"} 2.0',
+        'jackd_worker_jobs_total{outcome="buried",tube="jackd-example-metered"} 1.0',
+    ],
     "many_servers": [
         "round-robin: [3, 3, 3] jobs per server",
         "customer-42 always on one server: True",
