@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -62,10 +63,8 @@ def main(address: str) -> None:
         for tube in TUBES:
             client.use(tube)
             for peek in (client.peek_delayed, client.peek_buried):
-                try:
+                with contextlib.suppress(jackd.NotFoundError):
                     client.delete(peek())
-                except jackd.NotFoundError:
-                    pass
 
 
 if __name__ == "__main__":
