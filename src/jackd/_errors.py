@@ -24,8 +24,8 @@ class ProtocolError(JackdError):
 class ServerError(JackdError):
     """A well-formed error reply from the server; the connection stays usable."""
 
-    #: The status word the server sent, such as ``"NOT_FOUND"``.
     status: str = ""
+    """The status word the server sent, such as ``"NOT_FOUND"``."""
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.status)
