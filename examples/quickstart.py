@@ -11,8 +11,8 @@ import jackd
 
 
 def main(address: str) -> None:
+    # --8<-- [start:first-job]
     with jackd.connect(address) as client:
-        # --8<-- [start:first-job]
         client.use("hello")  # put jobs into the "hello" tube...
         client.watch("hello")  # ...and reserve from it,
         client.ignore("default")  # and only from it
