@@ -34,10 +34,12 @@ from ._errors import (
     TimedOutError,
     UnknownCommandError,
 )
+from ._placement import JobRef
 from ._reconnect import Reconnect
 from ._stats import JobStats, ServerStats, TubeStats
-from ._work import Backoff, Bury, JobEvent, Retry, WorkerStats
+from ._work import Backoff, Bury, JobContext, JobEvent, Retry, WorkerStats, current_job
 from .client import Client, Pipeline, connect
+from .pool import Pool, ServerState
 from .worker import Worker
 
 for _public in (
@@ -49,8 +51,11 @@ for _public in (
     Backoff,
     Bury,
     JobEvent,
+    JobContext,
     Retry,
     WorkerStats,
+    JobRef,
+    ServerState,
 ):
     # Tracebacks, reprs and docs show the public name: jackd.Job, not jackd._commands.Job.
     _public.__module__ = "jackd"
@@ -76,18 +81,22 @@ __all__ = [
     "InternalError",
     "JackdError",
     "Job",
+    "JobContext",
     "JobEvent",
+    "JobRef",
     "JobStats",
     "JobTooBigError",
     "NotFoundError",
     "NotIgnoredError",
     "OutOfMemoryError",
     "Pipeline",
+    "Pool",
     "ProtocolError",
     "Reconnect",
     "ReservationLostError",
     "Retry",
     "ServerError",
+    "ServerState",
     "ServerStats",
     "TimedOutError",
     "TubeStats",
@@ -96,4 +105,5 @@ __all__ = [
     "WorkerStats",
     "__version__",
     "connect",
+    "current_job",
 ]

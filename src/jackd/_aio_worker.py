@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from . import _commands as cmds
 from ._commands import DEFAULT_TUBE, Job
 from ._errors import (
     ConnectionLostError,
@@ -29,10 +30,18 @@ from ._errors import (
     ProtocolError,
     TimedOutError,
 )
+from ._protocol import Command
 from ._reconnect import Reconnect
-from ._work import TOUCH_CHECK_AFTER, decide, next_touch, touch_margin
+from ._work import (
+    TOUCH_CHECK_AFTER,
+    JobContext,
+    decide,
+    enter_job,
+    next_touch,
+    touch_margin,
+)
 from .aio import AsyncClient
-from .worker import POLL, STARTING_RECONNECT, Handler, WorkerBase, log
+from .worker import ONE_TRY, POLL, STARTING_RECONNECT, Handler, WorkerBase, log
 
 #: Handlers one connection serves at most; more concurrency opens more connections.
 PER_CONNECTION = 50
@@ -53,6 +62,17 @@ class _Task:
         self.touch_at = self.started + TOUCH_CHECK_AFTER
         self.released = False
         self.task: asyncio.Task[None] | None = None
+
+
+class _AConn:
+    """A reserver's connection: to which server, for which tube, and the client once open."""
+
+    __slots__ = ("client", "server", "tube")
+
+    def __init__(self, server: Any, tube: str) -> None:
+        self.server = server
+        self.tube = tube
+        self.client: AsyncClient | None = None
 
 
 class Worker(WorkerBase):
@@ -89,6 +109,7 @@ class Worker(WorkerBase):
         self._reservers: list[asyncio.Task[None]] = []
         self._aclients: list[AsyncClient] = []
         self._free = 0
+        self._share = 1  # places a waiting reserver holds (see _reserve_loop)
         self._freed: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
 
@@ -113,23 +134,17 @@ class Worker(WorkerBase):
         signals = self._install_signals(loop)
         toucher = loop.create_task(self._touch_loop())
         try:
-            await self._connect_all()
-            endpoint = self._aclients[0].endpoint
+            conns = await self._connect_all()
             log.info(
                 "worker started: %d at once on %s, tubes %s%s",
                 self.concurrency,
-                endpoint,
+                ", ".join(str(server) for server in self._servers),
                 ", ".join(self._handlers),
                 " (burst)" if burst else "",
             )
-            per_tube = max(1, math.ceil(self.concurrency / PER_CONNECTION))
-            clients = iter(self._aclients)
-            for tube in self._handlers:
-                for _ in range(per_tube):
-                    client = next(clients)
-                    self._reservers.append(
-                        loop.create_task(self._reserve_loop(client, tube, burst))
-                    )
+            self._share = max(1, math.ceil(self.concurrency / len(conns)))
+            for conn in conns:
+                self._reservers.append(loop.create_task(self._reserve_loop(conn, burst)))
             await self._supervise()
         finally:
             self._stopping.set()
@@ -180,28 +195,54 @@ class Worker(WorkerBase):
             installed.append(signum)
         return installed
 
-    async def _open(self, reconnect: Reconnect) -> AsyncClient:
+    async def _open(self, conn: _AConn, reconnect: Reconnect) -> AsyncClient:
+        """Connect one reserver's connection and make it watch only its tube."""
         client = AsyncClient(
-            self.address,
+            conn.server,
             timeout=self.timeout,
             connect_timeout=self.connect_timeout,
             reconnect=reconnect,
         )
         await client.connect()
-        client.reconnect = self.reconnect
+        # As in the thread worker: one server reconnects per the policy; several try once
+        # and let each server's health decide when to try again.
+        client.reconnect = self.reconnect if not self._several else ONE_TRY
         self._aclients.append(client)
+        if conn.tube != DEFAULT_TUBE:
+            await client.watch(conn.tube)
+            await client.ignore(DEFAULT_TUBE)
+        conn.client = client
         return client
 
-    async def _connect_all(self) -> None:
+    async def _connect_all(self) -> list[_AConn]:
+        """The reservers' connections: per tube and server, one per 50 of concurrency."""
         per_tube = max(1, math.ceil(self.concurrency / PER_CONNECTION))
-        first = True
-        for tube in self._handlers:
-            for _ in range(per_tube):
-                client = await self._open(STARTING_RECONNECT if first else self.reconnect)
-                first = False
-                if tube != DEFAULT_TUBE:
-                    await client.watch(tube)
-                    await client.ignore(DEFAULT_TUBE)
+        conns = [
+            _AConn(server, tube)
+            for server in self._servers
+            for tube in self._handlers
+            for _ in range(per_tube)
+        ]
+        if not self._several:
+            await self._open(conns[0], STARTING_RECONNECT)
+            for conn in conns[1:]:
+                await self._open(conn, self.reconnect)
+            return conns
+        last: Exception | None = None
+        for wait in STARTING_RECONNECT.waits():
+            await asyncio.sleep(wait)
+            for conn in conns:
+                if conn.client is None and self._health[conn.server].up(time.monotonic()):
+                    try:
+                        await self._open(conn, ONE_TRY)
+                    except ConnectionLostError as exc:
+                        self._health[conn.server].failed(time.monotonic(), str(exc))
+                        last = exc
+            if any(conn.client is not None for conn in conns):
+                return conns
+        raise ConnectionLostError(
+            f"no server of {self._servers} can be reached; last error: {last}"
+        )
 
     async def _supervise(self) -> None:
         assert self._stop_event is not None  # for mypy: set by run()
@@ -239,13 +280,14 @@ class Worker(WorkerBase):
 
     # -- reserving ---------------------------------------------------------------------------
 
-    async def _places(self) -> int:
-        """Wait for free places to run handlers in; take them all."""
+    async def _places(self, most: int) -> int:
+        """Wait for free places to run handlers in; take up to ``most`` of them."""
         assert self._freed is not None  # for mypy: set by run()
         while not self._free:
             self._freed.clear()
             await self._freed.wait()
-        taken, self._free = self._free, 0
+        taken = min(self._free, most)
+        self._free -= taken
         return taken
 
     def _give_back(self, places: int) -> None:
@@ -254,15 +296,31 @@ class Worker(WorkerBase):
             assert self._freed is not None  # for mypy: set by run()
             self._freed.set()
 
-    async def _reserve_loop(self, client: AsyncClient, tube: str, burst: bool) -> None:
+    async def _reserve_loop(self, conn: _AConn, burst: bool) -> None:
         loop = asyncio.get_running_loop()
+        tube = conn.tube
         while not self._stopping.is_set():
-            places = await self._places()
-            count = min(places, PER_CONNECTION)
-            self._give_back(places - count)
+            client = conn.client
+            if client is None:
+                # Several servers, this one down: try again once its backoff is over.
+                health = self._health[conn.server]
+                if burst and health.down:
+                    return
+                await asyncio.sleep(max(_TICK, health.down_until - time.monotonic()))
+                try:
+                    client = await self._open(conn, ONE_TRY)
+                except ConnectionLostError as exc:
+                    health.failed(time.monotonic(), str(exc))
+                    continue
+                health.answered()
+            count = await self._places(PER_CONNECTION)
             try:
                 jobs = await client.reserve_many(count, timeout=0)
                 if not jobs and not burst:
+                    # Waiting, hold only a share of the places, so that every reserver can
+                    # wait at once and a job on any server or tube is taken at once.
+                    self._give_back(count)
+                    count = await self._places(self._share)
                     jobs = await client.reserve_many(count, timeout=POLL)
             except asyncio.CancelledError:
                 self._give_back(count)
@@ -271,7 +329,12 @@ class Worker(WorkerBase):
                 jobs = []
                 if isinstance(exc, (ConnectionLostError, ProtocolError, TimeoutError)):
                     log.warning("reserving on %s: %s", client.endpoint, exc)
-                    await asyncio.sleep(0.1)
+                    if self._several and isinstance(exc, ConnectionLostError):
+                        self._health[conn.server].failed(time.monotonic(), str(exc))
+                        conn.client = None
+                        await client.close()
+                    else:
+                        await asyncio.sleep(0.1)
             self._give_back(count - len(jobs))
             for job in jobs:
                 entry = _Task(client, job, tube)
@@ -293,7 +356,9 @@ class Worker(WorkerBase):
             counters.reserved += 1  # type: ignore[attr-defined]
             counters.in_flight += 1  # type: ignore[attr-defined]
         error: BaseException | None = None
-        running = True
+        settling = False
+        # A task runs in a copy of the context: setting it here is for this job alone.
+        enter_job(JobContext(str(entry.client.endpoint), entry.tube, entry.job))
         try:
             try:
                 await handler.func(entry.job)  # type: ignore[misc]
@@ -303,18 +368,51 @@ class Worker(WorkerBase):
                 return
             except Exception as exc:  # a handler's failure never stops the worker
                 error = exc
-            running = False
-            with self._lock:
-                counters.in_flight -= 1  # type: ignore[attr-defined]
-            if not entry.released:
-                await self._settle(entry, handler, error, time.monotonic() - entry.started)
-        finally:
-            if running:
+            finally:
                 with self._lock:
                     counters.in_flight -= 1  # type: ignore[attr-defined]
-            # Gone only once settled: a burst ends when no job runs or is being settled.
+                self._give_back(1)
+            if entry.released:
+                return
+            seconds = time.monotonic() - entry.started
+            if error is None:
+                # The success path awaits nothing: the delete's reply settles it later, and
+                # the entry stays in _tasks until then (a burst or a stop waits for it).
+                settling = self._delete_later(key, entry, seconds)
+            else:
+                await self._settle(entry, handler, error, seconds)
+        finally:
+            if not settling:
+                del self._tasks[key]
+
+    def _delete_later(self, key: int, entry: _Task, seconds: float) -> bool:
+        def deleted(cmd: Command[Any]) -> None:
             del self._tasks[key]
-            self._give_back(1)
+            if cmd.error is None:
+                self._counted(entry.tube, "succeeded")
+                self._notify(entry, "succeeded", "delete", None, seconds)
+            else:
+                self._settle_failed(entry, cmd.error, None, seconds)
+
+        try:
+            entry.client._send_then(cmds.delete(entry.job), deleted)
+        except ConnectionLostError as exc:
+            self._settle_failed(entry, exc, None, seconds)
+            return False
+        return True
+
+    def _settle_failed(
+        self, entry: _Task, exc: BaseException, error: BaseException | None, seconds: float
+    ) -> None:
+        log.warning(
+            "job %d from %r: its reservation was lost before it could be settled (%s); "
+            "it will run again",
+            entry.job.id,
+            entry.tube,
+            exc,
+        )
+        self._counted(entry.tube, "lost")
+        self._notify(entry, "lost", "none", error, seconds)
 
     async def _settle(
         self, entry: _Task, handler: Handler, error: BaseException | None, seconds: float
@@ -333,15 +431,7 @@ class Worker(WorkerBase):
                 else:
                     await client.bury(job, stats.pri)
         except (NotFoundError, ConnectionLostError, ProtocolError, TimeoutError) as exc:
-            log.warning(
-                "job %d from %r: its reservation was lost before it could be settled (%s); "
-                "it will run again",
-                job.id,
-                tube,
-                exc,
-            )
-            self._counted(tube, "lost")
-            self._notify(entry, "lost", "none", error, seconds)
+            self._settle_failed(entry, exc, error, seconds)
             return
         with self._lock:
             self._counters[tube].count(action)

@@ -141,10 +141,12 @@ def unknown_fate(cmd: Command[Any], label: str, why: str) -> ConnectionLostError
 
     ``why`` says what became of the client (reconnected, or why not).
     """
-    return ConnectionLostError(
+    error = ConnectionLostError(
         f"{cmd.describe()}: the connection to {label} was lost after the command was sent, "
         f"so it may or may not have taken effect; {why}"
     )
+    error.maybe_applied = True
+    return error
 
 
 def put_back(job_id: int, stats: JobStats) -> Command[None]:

@@ -7,6 +7,7 @@ a worker keeps. ``jackd.Worker`` and ``jackd.aio.Worker`` only do the I/O these 
 
 from __future__ import annotations
 
+import contextvars
 import math
 import random
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
 from ._commands import Job, Seconds, seconds
+from ._placement import JobRef
 
 
 class Retry(Exception):  # noqa: N818 - raised by handlers to ask for something, not an error
@@ -238,3 +240,41 @@ class JobEvent:
     """What the handler raised, if anything."""
     server: str = ""
     """Which server the job came from (``host:port``)."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a handler can learn about the job it runs: where it came from."""
+
+    server: str
+    """The server the job was reserved from (``host:port``)."""
+    tube: str
+    """The tube it was reserved from."""
+    job: Job
+    """The job."""
+
+    @property
+    def ref(self) -> JobRef:
+        """The job's name across a pool: its server and id."""
+        return JobRef(self.server, self.job.id)
+
+
+_CURRENT: contextvars.ContextVar[JobContext] = contextvars.ContextVar("jackd_job")
+
+
+def current_job() -> JobContext:
+    """In a worker's handler: the job it runs, its server and tube. LookupError elsewhere."""
+    try:
+        return _CURRENT.get()
+    except LookupError:
+        raise LookupError("jackd.current_job() is only known inside a worker's handler") from None
+
+
+def enter_job(context: JobContext) -> contextvars.Token[JobContext]:
+    """Make ``context`` the current job (the workers call this around each handler)."""
+    return _CURRENT.set(context)
+
+
+def leave_job(token: contextvars.Token[JobContext]) -> None:
+    """Undo ``enter_job``."""
+    _CURRENT.reset(token)

@@ -642,6 +642,17 @@ class AsyncClient:
         waiter = cmd.waiter
         if isinstance(waiter, _Waiter) and not waiter.abandoned:
             self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
+
+    def _send_then(self, cmd: Command[Any], then: Callable[[Command[Any]], None]) -> None:
+        """Send ``cmd`` for a caller that wants its outcome as a call, not a future to await.
+
+        ``then(cmd)`` gets the command once it has its result or error, including the error
+        of a lost connection. Cheaper than awaiting: the asyncio worker settles jobs this way.
+        Raises ConnectionLostError at once if the client is closed for good.
+        """
+        self._issue(cmd, _Callback(then))
 
     def _taken(self, cmd: Command[Any], waiter: _Waiter) -> None:
         waiter.left -= 1
@@ -666,6 +677,8 @@ class AsyncClient:
                     else:
                         waiter.undo.append(undo)
                 self._taken(cmd, waiter)
+        elif isinstance(waiter, _Callback):
+            waiter.func(cmd)
         elif waiter is not None:
             waiter(cmd)
         if kind.changes:
@@ -933,6 +946,15 @@ class AsyncPipeline(PipelineBase):
         return outcomes(await self._client._run_batch(self._take()), raise_on_error)
 
 
+class _Callback:
+    """The waiter of a command whose outcome goes to a function (see _send_then)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Command[Any]], None]) -> None:
+        self.func = func
+
+
 def _abandoned(waiter: object) -> bool:
     if isinstance(waiter, _Waiter):
         return waiter.abandoned or waiter.future.cancelled()
@@ -1004,7 +1026,8 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-# Last: the asyncio worker is built on AsyncClient, defined above.
+# Last: the asyncio worker and pool are built on AsyncClient, defined above.
+from ._aio_pool import Pool  # noqa: E402
 from ._aio_worker import Worker  # noqa: E402
 
-__all__ = ["AsyncClient", "AsyncPipeline", "Worker", "connect"]
+__all__ = ["AsyncClient", "AsyncPipeline", "Pool", "Worker", "connect"]

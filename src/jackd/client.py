@@ -429,15 +429,24 @@ class Client:
             if err is exc:
                 raise exc
             raise err from exc
-        self._reconnect(cast(JackdError, self._closed_because))
+        failed: ConnectionLostError | None = None
+        try:
+            self._reconnect(cast(JackdError, self._closed_because))
+            why = "the client has reconnected"
+        except ConnectionLostError as reconnecting:
+            failed = reconnecting
+            why = f"reconnecting failed: {reconnecting}"
         elapsed = time.monotonic() - started
         again: list[Command[Any]] = []
         for cmd in unanswered:
-            if cmd.kind.replayable:
+            if not cmd.kind.replayable:
+                # What was sent may have taken effect, whether or not the client is back.
+                cmd.error = unknown_fate(cmd, self._core.label, why)
+            elif failed is not None:
+                cmd.error = failed
+            else:
                 cmds.rearm(cmd, elapsed)
                 again.append(cmd)
-            else:
-                cmd.error = unknown_fate(cmd, self._core.label, "the client has reconnected")
         if len(unanswered) == 1 and not again:
             # A single command: its caller gets the error now.
             raise cast(JackdError, unanswered[0].error) from exc

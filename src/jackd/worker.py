@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar
@@ -42,6 +42,7 @@ from ._errors import (
     ProtocolError,
     TimedOutError,
 )
+from ._placement import Health, split_servers
 from ._reconnect import Reconnect
 from ._work import (
     DEFAULT_BACKOFF,
@@ -50,11 +51,14 @@ from ._work import (
     Action,
     Backoff,
     Counters,
+    JobContext,
     JobEvent,
     WorkerStats,
     check_concurrency,
     check_grace,
     decide,
+    enter_job,
+    leave_job,
     next_touch,
     touch_margin,
 )
@@ -75,6 +79,24 @@ _TICK = 0.05
 
 Hook = Callable[[JobEvent], None]
 
+#: With several servers, a connection tries once; the server's health decides the rest.
+ONE_TRY = Reconnect(attempts=1, first_delay=0.0, max_delay=0.0)
+
+
+def worker_servers(address: Address | Sequence[str] | None) -> list[Address]:
+    """The servers a worker consumes from: one address, a list, or a string with commas."""
+    if isinstance(address, (list, tuple)) and not (
+        len(address) == 2 and isinstance(address[1], int)
+    ):
+        servers: list[Address] = list(split_servers([str(a) for a in address]))
+    elif isinstance(address, str) and "," in address:
+        servers = list(split_servers(address))
+    else:
+        servers = [address] if address is not None else [None]  # type: ignore[list-item]
+    for server in servers:
+        parse_address(server)  # a bad address fails here, not in run()
+    return servers
+
 
 @dataclass(frozen=True)
 class Handler:
@@ -84,6 +106,17 @@ class Handler:
     func: Callable[[Job], object]
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     backoff: Backoff = DEFAULT_BACKOFF
+
+
+class _Conn:
+    """One of a slot's connections: to which server, for which tube, and the client."""
+
+    __slots__ = ("client", "server", "tube")
+
+    def __init__(self, server: Address, tube: str) -> None:
+        self.server = server
+        self.tube = tube
+        self.client: Client | None = None
 
 
 class _Running:
@@ -110,7 +143,7 @@ class WorkerBase:
 
     def __init__(
         self,
-        address: Address | None = None,
+        address: Address | Sequence[str] | None = None,
         *,
         concurrency: int = 8,
         grace: float = 30.0,
@@ -118,9 +151,11 @@ class WorkerBase:
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         reconnect: Reconnect = RUNNING_RECONNECT,
     ) -> None:
-        self.address: Address | None = address
-        """Where the worker's connections go."""
-        parse_address(address)  # a bad address fails here, not in run()
+        self.address: Address | Sequence[str] | None = address
+        """Where the worker's connections go: one server, or a list (or "q1,q2")."""
+        self._servers: list[Address] = worker_servers(address)
+        self._several = len(self._servers) > 1
+        self._health: dict[Address, Health] = {server: Health() for server in self._servers}
         self.concurrency = check_concurrency(concurrency)
         """How many handlers run at once, at most."""
         self.grace = check_grace(grace)
@@ -300,7 +335,7 @@ class Worker(WorkerBase):
             log.info(
                 "worker started: %d slot(s) on %s, tubes %s%s",
                 self.concurrency,
-                slots[0][0][0].endpoint,
+                ", ".join(str(parse_address(server)) for server in self._servers),
                 ", ".join(self._handlers),
                 " (burst)" if burst else "",
             )
@@ -354,35 +389,63 @@ class Worker(WorkerBase):
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
-    def _open(self, reconnect: Reconnect) -> Client:
+    def _open(self, conn: _Conn, reconnect: Reconnect) -> Client:
+        """Connect one slot's connection to its server and make it watch only its tube."""
         client = Client(
-            self.address,
+            conn.server,
             timeout=self.timeout,
             connect_timeout=self.connect_timeout,
             reconnect=reconnect,
         )
-        client.reconnect = self.reconnect
+        # One server: reconnect for as long as the policy says. Several: try once, and let
+        # the server's health decide when to try again, so a down server slows no other.
+        client.reconnect = self.reconnect if not self._several else ONE_TRY
         with self._lock:
             self._clients.append(client)
+        try:
+            if conn.tube != DEFAULT_TUBE:
+                client.watch(conn.tube)
+                client.ignore(DEFAULT_TUBE)
+        except BaseException:
+            client.close()
+            raise
+        conn.client = client
         return client
 
-    def _connect_all(self) -> list[list[tuple[Client, str]]]:
-        """One connection per tube for each slot, each watching only its tube."""
-        first = self._open(STARTING_RECONNECT)
-        slots: list[list[tuple[Client, str]]] = []
+    def _connect_all(self) -> list[list[_Conn]]:
+        """A connection per tube and server for each slot, each watching only its tube.
+
+        With one server, it is connected at start (within the starting policy); with
+        several, at least one must answer at start, and the rest connect when their turn
+        comes and they are up.
+        """
+        servers = self._servers
         tubes = list(self._handlers)
-        for n in range(self.concurrency):
-            clients: list[tuple[Client, str]] = []
-            # Each slot starts at a different tube, so idle waits spread over the tubes.
-            for i in range(len(tubes)):
-                tube = tubes[(n + i) % len(tubes)]
-                client = first if not slots and not clients else self._open(self.reconnect)
-                if tube != DEFAULT_TUBE:
-                    client.watch(tube)
-                    client.ignore(DEFAULT_TUBE)
-                clients.append((client, tube))
-            slots.append(clients)
-        return slots
+        slots = [
+            [
+                # Each slot starts at a different tube and server, so idle waits spread.
+                _Conn(servers[(n + i // len(tubes)) % len(servers)], tubes[(n + i) % len(tubes)])
+                for i in range(len(tubes) * len(servers))
+            ]
+            for n in range(self.concurrency)
+        ]
+        if not self._several:
+            self._open(slots[0][0], STARTING_RECONNECT)
+            for conn in (c for slot in slots for c in slot if c.client is None):
+                self._open(conn, self.reconnect)
+            return slots
+        last: Exception | None = None
+        for wait in STARTING_RECONNECT.waits():
+            time.sleep(wait)
+            for conn in slots[0]:
+                try:
+                    self._open(conn, ONE_TRY)
+                except ConnectionLostError as exc:
+                    self._health[conn.server].failed(time.monotonic(), str(exc))
+                    last = exc
+            if any(conn.client is not None for conn in slots[0]):
+                return slots
+        raise ConnectionLostError(f"no server of {servers} can be reached; last error: {last}")
 
     def _close_all(self) -> None:
         with self._lock:
@@ -428,45 +491,63 @@ class Worker(WorkerBase):
 
     # -- a slot ------------------------------------------------------------------------------
 
-    def _slot(self, n: int, clients: list[tuple[Client, str]], burst: bool) -> None:
+    def _slot(self, n: int, conns: list[_Conn], burst: bool) -> None:
         try:
-            for client, tube, job in self._jobs(clients, burst):
-                self._handle(n, client, tube, job)
+            for conn, job in self._jobs(conns, burst):
+                assert conn.client is not None  # for mypy: a job came on it
+                self._handle(n, conn.client, conn.tube, job)
         except BaseException:  # pragma: no cover - a bug in the runtime itself
             log.exception("worker slot %d failed", n)
             raise
 
-    def _jobs(
-        self, clients: list[tuple[Client, str]], burst: bool
-    ) -> Iterator[tuple[Client, str, Job]]:
-        """The jobs a slot gets, in turn from each of its tubes, until the worker stops."""
-        several = len(clients) > 1
+    def _jobs(self, conns: list[_Conn], burst: bool) -> Iterator[tuple[_Conn, Job]]:
+        """The jobs a slot gets, in turn from each of its connections, until it stops.
+
+        When every connection came up empty, the slot waits for a job on one of them for up
+        to a second, the next one each time, so a job anywhere is taken within a second or
+        so, and no wait holds a connection another handler needs.
+        """
+        several = len(conns) > 1
         turn = 0
-        empty = 0  # tubes found empty in a row
+        empty = 0  # connections found empty in a row
         while not self._stopping.is_set():
-            client, tube = clients[turn % len(clients)]
+            conn = conns[turn % len(conns)]
             turn += 1
-            wait = 0 if burst or (several and empty < len(clients)) else POLL
-            job = self._reserve(client, wait)
+            wait = 0 if burst or (several and empty < len(conns)) else POLL
+            job = self._reserve(conn, wait)
             if job is None:
                 empty += 1
-                if burst and empty >= len(clients):
+                if burst and empty >= len(conns):
                     return
+                if empty >= len(conns) and not any(self._up(c) for c in conns):
+                    time.sleep(_TICK)  # every server is down: wait for one to be due
                 continue
             empty = 0
             if self._stopping.is_set():
                 return  # closed under it by stop(): the server has the job back already
-            yield client, tube, job
+            yield conn, job
 
-    def _reserve(self, client: Client, wait: int) -> Job | None:
+    def _up(self, conn: _Conn) -> bool:
+        return not self._several or self._health[conn.server].up(time.monotonic())
+
+    def _reserve(self, conn: _Conn, wait: int) -> Job | None:
+        if not self._up(conn):
+            return None
+        client = conn.client
+        if client is None:
+            try:
+                client = self._open(conn, ONE_TRY)
+            except ConnectionLostError as exc:
+                self._server_down(conn, exc)
+                return None
         with self._lock:
             if self._stopping.is_set():
                 return None
             self._reserving.add(client)
         try:
-            return client.reserve(timeout=wait)
+            job = client.reserve(timeout=wait)
         except TimedOutError:
-            return None
+            job = None
         except (TimeoutError, ProtocolError) as exc:
             # The connection was closed; the next reserve reconnects.
             log.warning("reserving on %s: %s", client.endpoint, exc)
@@ -477,13 +558,31 @@ class Worker(WorkerBase):
             time.sleep(0.5)
             return None
         except ConnectionLostError as exc:
-            if not self._stopping.is_set():
-                log.error("giving up on a connection: %s", exc)
-                self.stop()
+            if self._stopping.is_set():
+                return None
+            if self._several:
+                self._server_down(conn, exc)
+                return None
+            log.error("giving up on a connection: %s", exc)
+            self.stop()
             return None
         finally:
             with self._lock:
                 self._reserving.discard(client)
+        if self._several:
+            with self._lock:
+                self._health[conn.server].answered()
+        return job
+
+    def _server_down(self, conn: _Conn, error: Exception) -> None:
+        with self._lock:
+            health = self._health[conn.server]
+            if not health.down:
+                log.warning("server %s is down: %s", conn.server, error)
+            health.failed(time.monotonic(), str(error))
+        client, conn.client = conn.client, None
+        if client is not None:
+            client.close()
 
     def _handle(self, n: int, client: Client, tube: str, job: Job) -> None:
         handler = self._handlers[tube]
@@ -495,11 +594,13 @@ class Worker(WorkerBase):
             counters.in_flight += 1  # type: ignore[attr-defined]
         log.debug("job %d from %r: running %s", job.id, tube, handler.func.__qualname__)
         error: BaseException | None = None
+        token = enter_job(JobContext(str(client.endpoint), tube, job))
         try:
             handler.func(job)
         except BaseException as exc:  # a handler's failure never stops the worker
             error = exc
         finally:
+            leave_job(token)
             with self._lock:
                 del self._running[n]
                 counters.in_flight -= 1  # type: ignore[attr-defined]

@@ -59,3 +59,25 @@ def assert_usable(client: jackd.Client, tube: str = "default") -> None:
         pass
     else:
         raise AssertionError(f"job {jid} still exists after delete")
+
+
+def bytes_queued_at(port: int) -> int:
+    """Bytes waiting in the receive queues of the server's accepted sockets on ``port``.
+
+    Read from /proc/net/tcp: a stopped server leaves what clients sent there, which is how a
+    test knows a command was sent without a fixed sleep.
+    """
+    total = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            state = fields[3]
+            if local_port == port and state == "01":  # ESTABLISHED
+                total += int(fields[4].split(":")[1], 16)
+    return total

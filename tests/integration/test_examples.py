@@ -79,6 +79,12 @@ EXPECTED = {
         "resized cat.png",
         "reserved 4, succeeded 2, retried 1, buried 1",
     ],
+    "many_servers": [
+        "round-robin: [3, 3, 3] jobs per server",
+        "customer-42 always on one server: True",
+        "put_many: 300 refs; 312 ready in the pool",
+        "the worker drained 312 jobs from 3 servers",
+    ],
     "reconnecting": [
         "watching ['orders'] after 1 reconnect",
         "ReservationLostError: touch 1: not sent",

@@ -22,7 +22,7 @@ import jackd
 import jackd.aio
 from jackd.testing import BeanstalkdServer
 
-from ._support import wait_until
+from ._support import bytes_queued_at, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -36,28 +36,6 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
         return await asyncio.wait_for(main(), 45)
 
     return asyncio.run(bounded())
-
-
-def bytes_queued_at(port: int) -> int:
-    """Bytes waiting in the receive queues of the server's accepted sockets on ``port``.
-
-    Read from /proc/net/tcp: a stopped server leaves what clients sent there, which is how a
-    test knows a command was sent without a fixed sleep.
-    """
-    total = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                rows = f.read().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for row in rows:
-            fields = row.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            state = fields[3]
-            if local_port == port and state == "01":  # ESTABLISHED
-                total += int(fields[4].split(":")[1], 16)
-    return total
 
 
 def restart(server: BeanstalkdServer) -> None:
