@@ -16,10 +16,11 @@ class ConnectionLostError(JackdError, ConnectionError):
     effect.
     """
 
-    #: True when the command was sent before the connection dropped, so it may have taken
-    #: effect (a put may have stored its job); False when it was known not to have been sent.
-    #: Set where the client knows: with a reconnect policy, and in the pool.
     maybe_applied: bool = False
+    """True when the command was sent before the connection dropped, so it may have taken
+    effect (a put may have stored its job); False when it was known not to have been sent.
+    Set where the client knows: with a reconnect policy, and in the pool.
+    """
 
 
 class ProtocolError(JackdError):
