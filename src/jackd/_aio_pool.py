@@ -7,17 +7,17 @@ Every decision is ``jackd.pool.PoolBase``'s and ``jackd._placement``'s; this onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from . import _commands as cmds
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, DEFAULT_TUBE, Body, Seconds
 from ._errors import ConnectionLostError, DrainingError, NotFoundError
-from ._placement import JobRef, Strategy
+from ._placement import JobRef
 from ._stats import ServerStats, TubeStats
 from .aio import AsyncClient
-from .pool import ONE_TRY, POOL_CONNECT_TIMEOUT, Member, PoolBase, sum_tube_stats
+from .pool import ONE_TRY, Member, PoolBase, sum_tube_stats
 
 
 class Pool(PoolBase[AsyncClient]):
@@ -25,23 +25,6 @@ class Pool(PoolBase[AsyncClient]):
 
     The same arguments, placement, failover and errors; its methods are coroutines.
     """
-
-    def __init__(
-        self,
-        servers: str | Sequence[str] | None = None,
-        *,
-        strategy: Strategy = "round-robin",
-        at_least_once: bool = False,
-        timeout: float | None = None,
-        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
-        ssl: Any = None,
-    ) -> None:
-        super().__init__(servers, strategy, at_least_once)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "connect_timeout": connect_timeout,
-            "ssl": ssl,
-        }
 
     async def __aenter__(self) -> Pool:
         return self
@@ -135,9 +118,7 @@ class Pool(PoolBase[AsyncClient]):
                 for i in todo:
                     results[i] = error
                 break
-            share: dict[int, list[int]] = {}
-            for n, i in enumerate(todo):
-                share.setdefault(n % len(members), []).append(i)
+            share = self._shares(todo, len(members))
             args = (priority, delay, ttr)
             again = await asyncio.gather(
                 *(
@@ -173,21 +154,7 @@ class Pool(PoolBase[AsyncClient]):
             await self._lost(member, exc)
             errors[member.address] = str(exc)
             return indexes
-        again: list[int] = []
-        lost: ConnectionLostError | None = None
-        for i, answer in zip(indexes, answers, strict=True):
-            if isinstance(answer, int):
-                results[i] = JobRef(member.address, answer)
-            elif isinstance(answer, DrainingError):
-                again.append(i)
-            elif isinstance(answer, ConnectionLostError):
-                lost = answer
-                if answer.maybe_applied and not self.at_least_once:
-                    results[i] = answer
-                else:
-                    again.append(i)
-            else:
-                results[i] = answer
+        again, lost = self._take_answers(member, indexes, answers, results)
         if lost is not None:
             await self._lost(member, lost)
             errors[member.address] = str(lost)

@@ -193,6 +193,7 @@ class AsyncClient:
             "not connected yet: await client.connect() first"
         )
         self._closing = False  # close() was called: no reconnecting until connect()
+        self._connected_before = False
         self._max_job_size: int | None = None
         self._core = Core(label=f"beanstalkd at {self.endpoint}")
         #: The tubes the callers asked for and got; the core's session has what the server
@@ -230,12 +231,8 @@ class AsyncClient:
             return self
         self._closing = False
         if self._reviving is None:
-            first = self._closed_because is not None and not self._closed_because.args[
-                0
-            ].startswith("not connected yet")
-            if first:
-                self._core.reset()
-            self._reviving = self._loop.create_task(self._revive([], first))
+            # Opening again after a close or a loss counts as a reconnect; the first time not.
+            self._reviving = self._loop.create_task(self._revive([], self._connected_before))
         await asyncio.shield(self._reviving)
         if self._transport is None:
             reason = self._closed_because
@@ -276,6 +273,7 @@ class AsyncClient:
             self._protocol = None
             raise ConnectionLostError(f"{self._closed_because}")
         self._closed_because = None
+        self._connected_before = True
 
     async def _revive(self, unanswered: list[Command[Any]], lost: bool) -> None:
         """Connect within the policy, restore the tubes, then send again what may be replayed.

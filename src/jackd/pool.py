@@ -97,10 +97,20 @@ class PoolBase(Generic[C]):
 
     def __init__(
         self,
-        servers: str | Sequence[str] | None,
-        strategy: Strategy,
-        at_least_once: bool,
+        servers: str | Sequence[str] | None = None,
+        *,
+        strategy: Strategy = "round-robin",
+        at_least_once: bool = False,
+        timeout: float | None = None,
+        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
+        ssl: Any = None,
     ) -> None:
+        #: What each server's client is made with.
+        self._options: dict[str, Any] = {
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "ssl": ssl,
+        }
         names = pool_servers(servers)
         self._members: dict[str, Member[C]] = {name: Member(name) for name in names}
         self._placer = Placer(names, strategy)
@@ -137,6 +147,43 @@ class PoolBase(Generic[C]):
         with self._lock:
             member.health.failed(time.monotonic(), reason)
 
+    def _take_answers(
+        self,
+        member: Member[C],
+        indexes: list[int],
+        answers: list[Any],
+        results: list[Any],
+    ) -> tuple[list[int], ConnectionLostError | None]:
+        """Place one server's answers to its share of a put_many.
+
+        Returns the indexes to put elsewhere (never sent, or, with ``at_least_once``, of
+        unknown fate) and the connection error, if the connection was lost.
+        """
+        again: list[int] = []
+        lost: ConnectionLostError | None = None
+        for i, answer in zip(indexes, answers, strict=True):
+            if isinstance(answer, int):
+                results[i] = JobRef(member.address, answer)
+            elif isinstance(answer, DrainingError):
+                again.append(i)
+            elif isinstance(answer, ConnectionLostError):
+                lost = answer
+                if answer.maybe_applied and not self.at_least_once:
+                    results[i] = answer
+                else:
+                    again.append(i)
+            else:
+                results[i] = answer
+        return again, lost
+
+    @staticmethod
+    def _shares(todo: list[int], members: int) -> dict[int, list[int]]:
+        """Deal the jobs of a put_many round-robin to ``members`` servers."""
+        share: dict[int, list[int]] = {}
+        for n, i in enumerate(todo):
+            share.setdefault(n % members, []).append(i)
+        return share
+
     def _none_live(self, errors: dict[str, str]) -> ConnectionLostError:
         parts = []
         for member in self._members.values():
@@ -153,23 +200,6 @@ class Pool(PoolBase[Client]):
     ``"round-robin"`` (the default) or ``"random"``. ``timeout``, ``connect_timeout`` and
     ``ssl`` go to each server's ``jackd.Client``. Safe to share between threads.
     """
-
-    def __init__(
-        self,
-        servers: str | Sequence[str] | None = None,
-        *,
-        strategy: Strategy = "round-robin",
-        at_least_once: bool = False,
-        timeout: float | None = None,
-        connect_timeout: float | None = POOL_CONNECT_TIMEOUT,
-        ssl: Any = None,
-    ) -> None:
-        super().__init__(servers, strategy, at_least_once)
-        self._options: dict[str, Any] = {
-            "timeout": timeout,
-            "connect_timeout": connect_timeout,
-            "ssl": ssl,
-        }
 
     def __enter__(self) -> Pool:
         return self
@@ -273,9 +303,7 @@ class Pool(PoolBase[Client]):
                 for i in todo:
                     results[i] = error
                 break
-            share: dict[int, list[int]] = {}
-            for n, i in enumerate(todo):
-                share.setdefault(n % len(members), []).append(i)
+            share = self._shares(todo, len(members))
             todo = []
             for slot, indexes in share.items():
                 member = members[slot]
@@ -310,21 +338,7 @@ class Pool(PoolBase[Client]):
             self._lost(member, exc)
             errors[member.address] = str(exc)
             return indexes
-        again: list[int] = []
-        lost: ConnectionLostError | None = None
-        for i, answer in zip(indexes, answers, strict=True):
-            if isinstance(answer, int):
-                results[i] = JobRef(member.address, answer)
-            elif isinstance(answer, DrainingError):
-                again.append(i)
-            elif isinstance(answer, ConnectionLostError):
-                lost = answer
-                if answer.maybe_applied and not self.at_least_once:
-                    results[i] = answer
-                else:
-                    again.append(i)
-            else:
-                results[i] = answer
+        again, lost = self._take_answers(member, indexes, answers, results)
         if lost is not None:
             self._lost(member, lost)
             errors[member.address] = str(lost)
