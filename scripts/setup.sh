@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what jackd's demo, tests and benchmarks need on a Debian machine (run as root, or
 # with sudo available): Debian's beanstalkd, stunnel4 (the TLS tests put it in front of
-# beanstalkd) and Python venv support, then a virtualenv in .venv holding jackd (editable) with
-# its dev extras. Safe to run again: it only adds what is missing.
+# beanstalkd), tmux (the jackd top tests run it in a real terminal) and Python venv support,
+# then a virtualenv in .venv holding jackd (editable) with its dev extras. Safe to run again:
+# it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ apt_install() {
 need=()
 command -v beanstalkd >/dev/null 2>&1 || need+=(beanstalkd)
 command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || need+=(stunnel4)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
