@@ -26,9 +26,11 @@ def documented() -> set[str]:
     return {m[1] for page in REFERENCE.glob("*.md") for m in _DIRECTIVE.finditer(page.read_text())}
 
 
-@pytest.mark.parametrize("module", ["jackd", "jackd.aio", "jackd.testing"])
+@pytest.mark.parametrize("module", ["jackd", "jackd.aio", "jackd.testing", "jackd.observe"])
 def test_reference_documents_every_public_name(module: str) -> None:
     names = set(importlib.import_module(module).__all__) - {"__version__"}
+    if module in documented():  # the whole module, as ::: jackd.observe renders its __all__
+        return
     missing = {f"{module}.{name}" for name in names} - documented()
     assert not missing, f"docs/reference/ has no '::: NAME' for {sorted(missing)}"
 
