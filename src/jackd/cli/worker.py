@@ -20,7 +20,6 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 import click
 
@@ -28,7 +27,7 @@ from .. import aio
 from .._address import parse_address
 from .._errors import ConnectionLostError
 from .._work import check_grace
-from ..worker import Worker
+from ..worker import Worker, worker_servers
 from . import EXIT_ERROR, EXIT_UNREACHABLE, EXIT_USAGE
 
 log = logging.getLogger("jackd.cli")
@@ -61,13 +60,11 @@ class WorkerFailed(click.ClickException):
     exit_code = EXIT_ERROR
 
 
-def _async_worker_class() -> type[Any] | None:
-    # jackd.aio.Worker may be missing from an older jackd; the thread worker is enough then.
-    found = getattr(aio, "Worker", None)
-    return found if isinstance(found, type) else None
+AnyWorker = Worker | aio.Worker
+"""What ``jackd worker`` runs: a thread worker or an asyncio one."""
 
 
-def load_worker(target: str) -> Any:
+def load_worker(target: str) -> AnyWorker:
     """The ``jackd.Worker`` or ``jackd.aio.Worker`` that ``module:attribute`` names.
 
     The module is imported with the current directory first on ``sys.path``; the attribute
@@ -96,11 +93,7 @@ def load_worker(target: str) -> Any:
             found = getattr(found, part)
         except AttributeError:
             raise LoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    kinds: tuple[type[Any], ...] = (Worker,)
-    async_worker = _async_worker_class()
-    if async_worker is not None:
-        kinds += (async_worker,)
-    if not isinstance(found, kinds):
+    if not isinstance(found, (Worker, aio.Worker)):
         what = (
             f"the class {found.__qualname__}"
             if isinstance(found, type)
@@ -185,17 +178,16 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def run_worker(worker: Any, burst: bool) -> None:
+def run_worker(worker: AnyWorker, burst: bool) -> None:
     """Run a loaded worker until it stops: a thread worker here, an asyncio one in a loop."""
-    async_worker = _async_worker_class()
     try:
-        if async_worker is not None and isinstance(worker, async_worker):
+        if isinstance(worker, aio.Worker):
             asyncio.run(worker.run(burst=burst))
         else:
             worker.run(burst=burst)
     except ConnectionLostError as exc:
         # Once running, the worker reconnects for ever: only the start can fail this way.
-        where = parse_address(worker.address)
+        where = ", ".join(str(parse_address(s)) for s in worker_servers(worker.address))
         raise Unreachable(f"cannot reach beanstalkd at {where}: {exc}") from None
     except Exception:
         raise WorkerFailed(f"the worker failed:\n{traceback.format_exc()}") from None
@@ -204,6 +196,7 @@ def run_worker(worker: Any, burst: bool) -> None:
 @click.command(short_help="Run a jackd.Worker or jackd.aio.Worker.")
 @click.argument("target", metavar="MODULE:ATTRIBUTE", callback=_check_target)
 @click.option(
+    "-s",
     "--server",
     "servers",
     multiple=True,
