@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextvars
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
 from ._commands import Job, Seconds, seconds
 from ._placement import JobRef
+from ._reconnect import JITTER
 
 
 class Retry(Exception):  # noqa: N818 - raised by handlers to ask for something, not an error
@@ -66,7 +66,7 @@ class Backoff:
         if self.jitter > 1:
             raise ValueError(f"backoff jitter must be between 0 and 1, got {self.jitter!r}")
 
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> int:
+    def delay(self, attempt: int, rand: Callable[[], float] = JITTER.random) -> int:
         """Seconds to wait after failed attempt number ``attempt`` (1 is the first)."""
         exponent = max(0, attempt - 1)
         # factor ** exponent overflows float for absurd attempt counts; the cap comes first.
@@ -110,7 +110,7 @@ def decide(
     attempts: int,
     max_attempts: int,
     backoff: Backoff,
-    rand: Callable[[], float] = random.random,
+    rand: Callable[[], float] = JITTER.random,
 ) -> Action:
     """What a handler's outcome means for its job.
 
