@@ -809,15 +809,15 @@ SCENARIOS: tuple[Scenario, ...] = (
             *(
                 Case(name, run, label=label, server="redis", scale=scale, group="competitor")
                 for name, run, label, scale in (
-                    ("rq", competitors.rq_case(1), "rq, 1 SimpleWorker", 0.25),
+                    ("rq", competitors.rq_case(1), "rq, 1 SimpleWorker", 0.1),
                     (
                         "dramatiq",
                         competitors.dramatiq_case(1, 1),
                         "dramatiq, 1 process x 1 thread",
-                        0.25,
+                        0.1,
                     ),
-                    ("arq", competitors.arq_case(1), "arq, max_jobs=1", 0.25),
-                    ("celery", competitors.celery_case("solo", 1), "celery, solo pool", 0.25),
+                    ("arq", competitors.arq_case(1), "arq, max_jobs=1", 0.1),
+                    ("celery", competitors.celery_case("solo", 1), "celery, solo pool", 0.1),
                 )
             ),
         ),
@@ -842,25 +842,25 @@ SCENARIOS: tuple[Scenario, ...] = (
             *(
                 Case(name, run, label=label, server="redis", scale=scale, group="competitor")
                 for name, run, label, scale in (
-                    ("rq", competitors.rq_case(8), "rq, 8 SimpleWorker processes", 0.25),
+                    ("rq", competitors.rq_case(8), "rq, 8 SimpleWorker processes", 0.1),
                     (
                         "dramatiq",
-                        competitors.dramatiq_case(2, 4),
-                        "dramatiq, 2 processes x 4 threads",
-                        0.25,
+                        competitors.dramatiq_case(1, 8),
+                        "dramatiq, 1 process x 8 threads",
+                        0.1,
                     ),
-                    ("arq", competitors.arq_case(8), "arq, max_jobs=8", 0.25),
+                    ("arq", competitors.arq_case(8), "arq, max_jobs=8", 0.1),
                     (
                         "celery",
                         competitors.celery_case("threads", 8),
                         "celery, threads pool x 8",
-                        0.25,
+                        0.1,
                     ),
                     (
                         "celery-prefork",
                         competitors.celery_case("prefork", 8),
                         "celery, prefork pool x 8",
-                        0.25,
+                        0.1,
                     ),
                 )
             ),
@@ -890,7 +890,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 competitors.arq_case(AIO_CONCURRENCY),
                 label="arq, max_jobs=200",
                 server="redis",
-                scale=0.25,
+                scale=0.1,
                 group="competitor",
             ),
         ),

@@ -221,24 +221,24 @@ def dramatiq_case(processes: int, threads: int) -> Run:
         from dramatiq.brokers.redis import RedisBroker
 
         _quiet()
-        broker = RedisBroker(url=_url(address))  # type: ignore[no-untyped-call]
-        dramatiq.set_broker(broker)
-        actor = dramatiq.actor(queue_name=QUEUE, max_retries=0, broker=broker)(dramatiq_noop)
 
-        def fill(count: int) -> None:
+        def phase(count: int, clock: Clock) -> None:
+            # A broker per phase: a worker adds its middleware to its broker for good.
+            broker = RedisBroker(url=_url(address))  # type: ignore[no-untyped-call]
+            dramatiq.set_broker(broker)
+            actor = dramatiq.actor(queue_name=QUEUE, max_retries=0, broker=broker)(dramatiq_noop)
             for start in range(0, count, FILL_BATCH):
                 size = min(FILL_BATCH, count - start)
                 group = dramatiq.group(actor.message() for _ in range(size))  # type: ignore[no-untyped-call]
                 group.run()  # type: ignore[no-untyped-call]
 
-        def start_worker() -> Any:
-            worker = dramatiq.Worker(
-                broker, worker_threads=threads, worker_timeout=DRAMATIQ_WORKER_TIMEOUT
-            )
-            worker.start()
-            return worker
+            def start_worker() -> Any:
+                worker = dramatiq.Worker(
+                    broker, worker_threads=threads, worker_timeout=DRAMATIQ_WORKER_TIMEOUT
+                )
+                worker.start()
+                return worker
 
-        def work(count: int, clock: Clock) -> None:
             progress = _new_progress(count)
             if processes == 1:
                 clock.start()
@@ -260,11 +260,13 @@ def dramatiq_case(processes: int, threads: int) -> Run:
                 clock.stop()
                 stop.set()
                 _reap(pids, "dramatiq worker")
+            broker.close()
             if not finished:
                 raise RuntimeError("dramatiq did not finish within 600 s")
             progress.check("dramatiq")
 
-        _phases(n, warm, timer, fill, work)
+        phase(warm, _NoClock())
+        phase(n, timer)
 
     return run
 

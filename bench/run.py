@@ -603,6 +603,67 @@ def report(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def write_outputs(text: str, write: bool, output: Path | None) -> None:
+    outputs = [RESULTS] if write else []
+    if output is not None:
+        outputs.append(output)
+    for path in outputs:
+        path.write_text(text)
+        print(f"wrote {path}")
+
+
+def merged_report(paths: Sequence[Path], argv: Sequence[str] | None) -> str:
+    """The report of one or more runs saved with ``--json``, as if they were one run.
+
+    Each scenario should come from one run only: its ratios are then ratios within one run.
+    """
+    runs = [json.loads(path.read_text()) for path in paths]
+    results: Results = {}
+    present: dict[str, set[str]] = {}
+    for run in runs:
+        for sample in run["samples"]:
+            fields = {
+                f.name: sample[f.name] for f in dataclasses.fields(Sample) if f.name in sample
+            }
+            key = (sample["placement"], sample["scenario"], sample["client"])
+            rounds = results.setdefault(key, [])
+            rounds.extend([None] * (sample["round"] + 1 - len(rounds)))
+            rounds[sample["round"]] = Sample(**fields)
+            present.setdefault(sample["scenario"], set()).add(sample["client"])
+    scenarios = [
+        dataclasses.replace(s, cases=tuple(c for c in s.cases if c.client in present[s.key]))
+        for s in SCENARIOS
+        if s.key in present
+    ]
+    used: list[Placement] = []
+    notes: list[str] = []
+    for run in runs:
+        for place in run["run"]["placements"]:
+            if Placement(**place) not in used:
+                used.append(Placement(**place))
+        notes += [n for n in run["run"]["notes"] if n not in notes]
+    metas = [run["run"] for run in runs]
+    scales = {m["scale"] for m in metas}
+    if len(scales) > 1:
+        raise SystemExit(f"the runs used different sizes ({sorted(scales)}): not one report")
+    this = f"python -m bench {' '.join(map(str, argv or []))}".strip()
+    command = f"{this}` from the samples of `" + "`, `".join(m["command"] for m in metas)
+    return report(
+        results,
+        scenarios,
+        used,
+        notes,
+        metas[0]["info"],
+        command=command,
+        repeats=max(m["repeats"] for m in metas),
+        scale=metas[0]["scale"],
+        started=min(datetime.datetime.fromisoformat(m["started"]) for m in metas),
+        minutes=sum(m["minutes"] for m in metas),
+        load=(metas[0]["load"][0], metas[-1]["load"][1]),
+        sources=(metas[0]["sources"][0], metas[-1]["sources"][1]),
+    )
+
+
 # -- the command line -----------------------------------------------------------------------
 
 
@@ -636,6 +697,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="write the report to this file")
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
     parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        metavar="PATH",
+        help="instead of measuring: the report of runs saved with --json (several: one report "
+        "of them all, e.g. scenarios measured in separate runs)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="CASE",
         help="instead: run one case (e.g. put/jackd) once under cProfile and print the top "
@@ -650,6 +719,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     used, notes = placements(args.placement)
     if not used:
         parser.error("; ".join(notes))
+
+    if args.from_json:
+        text = merged_report(args.from_json, argv)
+        print(text)
+        write_outputs(text, args.write, args.output)
+        return 0
 
     if args.profile:
         try:
@@ -730,6 +805,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(source, ignore_errors=True)
     minutes = (time.monotonic() - clock) / 60
     command = " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])])
+    load_end, digest_end = loadavg(), source_digest()
     text = report(
         results,
         scenarios,
@@ -741,17 +817,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale=scale,
         started=started,
         minutes=minutes,
-        load=(load_start, loadavg()),
-        sources=(digest_start, source_digest()),
+        load=(load_start, load_end),
+        sources=(digest_start, digest_end),
     )
     print()
     print(text)
-    outputs = [RESULTS] if args.write else []
-    if args.output is not None:
-        outputs.append(args.output)
-    for path in outputs:
-        path.write_text(text)
-        print(f"wrote {path}")
+    write_outputs(text, args.write, args.output)
     if args.json is not None:
         flat = [
             {"placement": p, "scenario": k, "client": c, "round": i, **asdict(s)}
@@ -759,7 +830,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, s in enumerate(samples)
             if s is not None
         ]
-        args.json.write_text(json.dumps(flat, indent=1))
+        run = {
+            "command": command,
+            "repeats": repeats,
+            "scale": scale,
+            "started": started.isoformat(),
+            "minutes": minutes,
+            "load": [load_start, load_end],
+            "sources": [digest_start, digest_end],
+            "info": info,
+            "placements": [asdict(p) for p in used],
+            "notes": list(notes),
+        }
+        args.json.write_text(json.dumps({"run": run, "samples": flat}, indent=1))
     if broken:
         print("measurements that failed:", *broken, sep="\n  ", file=sys.stderr)
         return 1

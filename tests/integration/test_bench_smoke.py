@@ -72,7 +72,7 @@ def test_quick_mode_runs_every_scenario(tmp_path: Path) -> None:
             assert target.text in out
     assert "wrote" not in out
 
-    samples = json.loads(samples_file.read_text())
+    samples = json.loads(samples_file.read_text())["samples"]
     measured = {(s["scenario"], s["client"]): s for s in samples}
     for scenario in SCENARIOS:
         for case in scenario.cases:
