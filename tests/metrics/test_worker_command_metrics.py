@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
@@ -22,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import jackd
 from jackd.testing import BeanstalkdServer
+
+from ..lines import Lines
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,16 +75,8 @@ def test_the_worker_serves_its_metrics_and_they_move(
     )
     assert process.stderr is not None
     try:
-        base = None
-        deadline = time.monotonic() + 20
-        seen = []
-        while base is None and time.monotonic() < deadline:
-            if select.select([process.stderr], [], [], 0.2)[0]:
-                line = process.stderr.readline()
-                seen.append(line)
-                found = re.search(r"metrics on (http://127\.0\.0\.1:\d+)/metrics", line)
-                base = found.group(1) if found else None
-        assert base is not None, seen
+        found = Lines(process.stderr).wait_for(r"metrics on (http://127\.0\.0\.1:\d+)/metrics")
+        base = found.group(1)
         assert jobs_total(base, "succeeded") == 0
         jackd_client.use("metered")
         for body in (b"a", b"b", b"c", b"bury"):

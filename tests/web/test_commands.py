@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from jackd.cli.group import jackd as jackd_command
 from jackd.testing import BeanstalkdServer
 from jackd.web.security import check_password, hash_password
+
+from ..lines import Lines
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -111,24 +110,6 @@ def test_hash_password_prints_an_auth_file_line() -> None:
     assert bad.exit_code == 2
 
 
-def lines_until(stream: Any, pattern: str, timeout: float = 20) -> re.Match[str]:
-    """Read ``stream`` until a line matches ``pattern``."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], 0.2)
-        if not ready:
-            continue
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"no line matching {pattern!r} in {seen!r}")
-
-
 def start(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -155,7 +136,7 @@ def test_jackd_web_serves_the_console_and_stops_on_sigterm(beanstalkd: Beanstalk
     process = start("web", "-s", beanstalkd.address, "--port", "0")
     try:
         assert process.stderr is not None
-        found = lines_until(process.stderr, r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+        found = Lines(process.stderr).wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
         base = f"http://127.0.0.1:{found.group(1)}"
         with urllib.request.urlopen(base + "/") as response:
             page = response.read().decode()
@@ -177,7 +158,7 @@ def test_jackd_exporter_serves_metrics_on_loopback_and_stops_on_sigterm(
     process = start("exporter", "-s", beanstalkd.address, "--port", "0")
     try:
         assert process.stderr is not None
-        found = lines_until(process.stderr, r"on http://(127\.0\.0\.1):(\d+)/metrics")
+        found = Lines(process.stderr).wait_for(r"on http://(127\.0\.0\.1):(\d+)/metrics")
         with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/metrics") as response:
             text = response.read().decode()
         samples = {
