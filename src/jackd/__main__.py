@@ -2,5 +2,5 @@
 
 from jackd.cli import main
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover - the tests run python -m jackd in subprocesses
     main()

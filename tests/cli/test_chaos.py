@@ -5,6 +5,9 @@ The full form is ``python -m jackd.testing.chaos --jobs 50000 --workers 4 --kill
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,7 @@ def test_a_lost_job_fails_the_run_and_is_named(
 
 DYING = """
 import os
+import sys
 
 import jackd
 
@@ -106,6 +110,7 @@ worker = jackd.Worker()
 
 @worker.handler({tube!r})
 def record(job):
+    print("dying on job", job.id, file=sys.stderr, flush=True)
     os._exit(9)
 """
 
@@ -122,6 +127,7 @@ def test_a_worker_process_that_dies_fails_the_run(
     assert report.bad_exits == []
     assert "FAILED: worker 0 exited by itself with code 9" in report.summary()
     assert report.missing == [str(n) for n in range(5)]
+    assert "worker 0's log ends:\ndying on job 1" in report.summary()
 
 
 def test_the_report_says_what_failed() -> None:
@@ -141,6 +147,9 @@ def test_the_report_says_what_failed() -> None:
     assert "FAILED: worker 0 exited with None when stopped, not 0" in text
     assert text.endswith("files: /tmp/x\nworker 0's log ends:\nthe last line")
     assert ChaosReport(jobs=1, kind="thread", workers=1, acknowledged=1).ok
+    short = ChaosReport(jobs=3, kind="thread", workers=1, acknowledged=2)
+    assert not short.ok
+    assert "FAILED: only 2 of 3 puts acknowledged" in short.summary()
 
 
 @pytest.mark.parametrize(
@@ -155,3 +164,47 @@ def test_the_report_says_what_failed() -> None:
 def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         run_chaos(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_arguments_on_the_command_line_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        chaos.main(["--jobs", "0"])
+    assert exited.value.code == 2
+    assert "jobs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_documented_command_runs(tmp_path: Path, beanstalkd_binary: str) -> None:
+    # python -m jackd.testing.chaos, as the README has it, at a small scale.
+    small = ["--jobs", "200", "--workers", "1", "--kills", "1", "--timeout", "30"]
+    done = subprocess.run(
+        [sys.executable, "-m", "jackd.testing.chaos", *small, "--beanstalkd", beanstalkd_binary],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok: 200 jobs, 1 thread worker process(es), 1 server kill(s)" in done.stdout
+
+
+def test_without_click_it_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(RuntimeError, match=r"pip install 'jackd\[cli\]'"):
+        run_chaos(10)
+
+
+def test_records_count_only_whole_lines(tmp_path: Path) -> None:
+    records = chaos._Records(tmp_path)
+    log = tmp_path / "processed-1.log"
+    log.write_bytes(b"1\n2\n3")  # the last write is still under way
+    records.scan()
+    assert records.counts == {"1": 1, "2": 1}
+    with open(log, "ab") as f:
+        f.write(b"4\n1\n")
+    records.scan()
+    assert records.counts == {"1": 2, "2": 1, "34": 1}
+    assert records.distinct == 3
+    assert chaos._tail(tmp_path / "no such log") == ""

@@ -6,6 +6,7 @@ of click fail, as if it were not installed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import shutil
 import subprocess
@@ -19,7 +20,8 @@ from jackd.cli import EXIT_USAGE, INSTALL_HINT
 
 pytestmark = pytest.mark.timeout(60)
 
-HIDE_CLICK = "import sys; sys.modules['click'] = None; "
+# The cli extra brings click and rich: both are hidden.
+HIDE_CLICK = "import sys; sys.modules['click'] = sys.modules['rich'] = None; "
 
 
 def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -34,9 +36,9 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_core_never_imports_click() -> None:
-    # Every module of jackd but the command's own (the subcommands; jackd.cli itself and the
-    # click-free job logic in jackd.cli._ops stay in), imported with click hidden; and with
-    # click there, none of them imports it.
+    # Every module of jackd but the subcommands (jackd.cli's modules, but for _ops which
+    # they share with the console), imported with click hidden; with click there, none of
+    # them imports it.
     code = """
 import importlib, pkgutil, sys
 import jackd
@@ -47,7 +49,8 @@ names = sorted(
 )
 for name in names:
     importlib.import_module(name)
-print(",".join(names), "click" in sys.modules and sys.modules["click"] is not None)
+extra = [m for m in ("click", "rich") if sys.modules.get(m) is not None]
+print(",".join(names), bool(extra))
 """
     for prefix in (HIDE_CLICK, ""):
         done = python(prefix + code)
@@ -100,9 +103,10 @@ def test_main_without_click_in_process(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The same path as the subprocesses above, in this process, where coverage sees it.
+    # group.py imports click first: importing it again fails there, before any subcommand
+    # module is imported anew.
     monkeypatch.setitem(sys.modules, "click", None)
-    for name in ("jackd.cli.group", "jackd.cli.worker"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.delitem(sys.modules, "jackd.cli.group")
     with pytest.raises(SystemExit) as exited:
         jackd.cli.main(["worker", "m:w"])
     assert exited.value.code == EXIT_USAGE
@@ -122,3 +126,18 @@ def test_main_runs_the_command(capsys: pytest.CaptureFixture[str]) -> None:
         jackd.cli.main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"jackd, version {jackd.__version__}\n"
+
+
+def test_importing_jackd_main_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tools that walk the package (docs, the walk above) import it: only python -m runs it.
+    monkeypatch.delitem(sys.modules, "jackd.__main__", raising=False)
+    monkeypatch.setattr(sys, "argv", ["jackd", "--version"])
+    module = importlib.import_module("jackd.__main__")
+    assert module.main is jackd.cli.main
+
+
+def test_rich_missing_alone_says_how_to_install_the_extra() -> None:
+    # click may be there for another tool while the extra is not: still one line, exit 2.
+    done = python("import sys; sys.modules['rich'] = None; import jackd.cli; jackd.cli.main()")
+    assert done.returncode == EXIT_USAGE
+    assert done.stderr == INSTALL_HINT + "\n"

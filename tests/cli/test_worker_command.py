@@ -83,10 +83,8 @@ def test_help_names_the_exit_codes_and_the_group_lists_worker(invoke: Invoke) ->
     assert result.exit_code == EXIT_OK
     assert "3  no server could be reached at start" in result.stdout
     listing = invoke("--help")
-    # Click pads the names to the longest subcommand's, whichever that is.
-    assert re.search(
-        r"^  worker +Run a jackd\.Worker or jackd\.aio\.Worker\.$", listing.stdout, re.M
-    )
+    listed = r"^  worker +Run a jackd\.Worker or jackd\.aio\.Worker\.$"
+    assert re.search(listed, listing.stdout, re.M)
     version = invoke("--version")
     assert version.stdout.strip() == f"jackd, version {jackd.__version__}"
 
@@ -304,3 +302,17 @@ def test_a_worker_built_with_several_servers_runs_on_all(
     result = invoke("worker", module.target("both"), "--burst")
     assert result.exit_code == EXIT_OK, result.output
     assert sorted(module.lines()) == ["done from the first", "done from the second"]
+
+
+def test_a_sigterm_handler_of_the_caller_s_is_left_alone(
+    invoke: Invoke, write_module: WriteModule, beanstalkd: BeanstalkdServer
+) -> None:
+    import signal
+
+    module = write_module(beanstalkd.address)
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        assert invoke("worker", module.target("recorder"), "--burst").exit_code == EXIT_OK
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,8 +1,8 @@
 """Defects found while building the jackd command and its chaos test, each pinned by a
 deterministic reproducer.
 
-They are marked as expected failures (strict) until fixed; a fix makes them pass, and then
-the mark must go.
+Those still open are marked as expected failures (strict); a fix makes them pass, and then
+the mark goes and the test stays, as for Worker.address (fixed: now a property).
 """
 
 from __future__ import annotations
@@ -89,12 +89,6 @@ def dead_address() -> str:
     return f"127.0.0.1:{port}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Worker.address is documented as where the worker's connections go, but the "
-    "servers are read from it once, in __init__ (_servers, _several, _health): setting it "
-    "afterwards is silently ignored (the jackd command's --server works around it)",
-)
 @pytest.mark.parametrize("kind", ["thread", "asyncio"])
 def test_setting_a_worker_s_address_moves_it(
     beanstalkd: BeanstalkdServer, monkeypatch: pytest.MonkeyPatch, kind: str

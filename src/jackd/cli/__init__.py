@@ -25,9 +25,12 @@ EXIT_UNREACHABLE = 3
 """No server could be reached at start."""
 
 
-def _click_missing(exc: ImportError) -> bool:
-    name = exc.name or ""
-    return name == "click" or name.startswith("click.")
+#: The packages the cli extra brings; the command says how to install it if one is missing.
+EXTRA_PACKAGES = ("click", "rich")
+
+
+def _extra_missing(exc: ImportError) -> bool:
+    return (exc.name or "").split(".")[0] in EXTRA_PACKAGES
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -38,7 +41,7 @@ def main(args: Sequence[str] | None = None) -> None:
     try:
         from .group import jackd
     except ImportError as exc:
-        if not _click_missing(exc):
+        if not _extra_missing(exc):
             raise
         print(INSTALL_HINT, file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None

@@ -29,7 +29,7 @@ def jackd() -> None:
     """jackd: run and manage beanstalkd work."""
 
 
-# One line per subcommand module; stats, tubes, put and top will join worker.
+# One line per subcommand module.
 jackd.add_command(worker)
 jackd.add_command(stats)
 jackd.add_command(tubes)

@@ -24,9 +24,8 @@ from types import FrameType
 import click
 
 from .. import aio
-from .._address import Address, parse_address
+from .._address import parse_address
 from .._errors import ConnectionLostError
-from .._placement import Health
 from .._work import check_grace
 from ..worker import Worker, worker_servers
 from . import EXIT_ERROR, EXIT_UNREACHABLE, EXIT_USAGE
@@ -179,18 +178,6 @@ def sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def point_at(worker: AnyWorker, address: Address) -> None:
-    """Make ``worker`` consume from ``address`` instead of the address it was built with."""
-    worker.address = address
-    # The workers read their servers from the address once, when built: until they read it
-    # when they run, what they derived from it follows here too (the strict xfail in
-    # tests/integration/test_found_defects.py says when this can go).
-    servers = worker_servers(address)
-    worker._servers = servers
-    worker._several = len(servers) > 1
-    worker._health = {server: Health() for server in servers}
-
-
 def run_worker(worker: AnyWorker, burst: bool) -> None:
     """Run a loaded worker until it stops: a thread worker here, an asyncio one in a loop."""
     try:
@@ -228,6 +215,7 @@ def serve_metrics(worker: AnyWorker, host: str, port: int) -> None:
 @click.command(short_help="Run a jackd.Worker or jackd.aio.Worker.")
 @click.argument("target", metavar="MODULE:ATTRIBUTE", callback=_check_target)
 @click.option(
+    "-s",
     "--server",
     "servers",
     multiple=True,
@@ -299,7 +287,7 @@ def worker(
         try:
             loaded = load_worker(target)
             if servers:
-                point_at(loaded, servers[0])
+                loaded.address = servers[0]
             if concurrency is not None:
                 loaded.concurrency = concurrency
             if grace is not None:

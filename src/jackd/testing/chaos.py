@@ -494,5 +494,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if report.ok else 1
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover - python -m, tested in a subprocess
     sys.exit(main())
