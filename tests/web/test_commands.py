@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,46 @@ def test_jackd_exporter_says_so_when_the_port_is_taken(beanstalkd: BeanstalkdSer
         )
     assert done.returncode == 1
     assert done.stderr.startswith(f"jackd exporter: cannot listen on 127.0.0.1:{port}")
+
+
+def test_jackd_exporter_in_process_serves_until_a_signal(
+    beanstalkd: BeanstalkdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same as the process above, in this interpreter, so that coverage sees it run.
+    import threading
+    import urllib.request
+
+    import prometheus_client
+
+    started: list[Any] = []
+    real = prometheus_client.start_http_server
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(prometheus_client, "start_http_server", recording)
+    original = signal.getsignal(signal.SIGTERM)
+    scraped: list[str] = []
+
+    def scrape_then_stop() -> None:
+        deadline = time.monotonic() + 20
+        # The exporter takes SIGTERM over once it listens: only then is it safe to send.
+        while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if started:
+            port = started[0][0].server_address[1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
+                scraped.append(response.read().decode())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    helper = threading.Thread(target=scrape_then_stop)
+    helper.start()
+    result = CliRunner().invoke(
+        jackd_command, ["exporter", "-s", beanstalkd.address, "--port", "0"]
+    )
+    helper.join(30)
+    assert result.exit_code == 0, result.output
+    assert "beanstalkd_up" in scraped[0]
+    assert signal.getsignal(signal.SIGTERM) is original  # given back
+    assert started[0][0].server_address[0] == "127.0.0.1"
