@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import re
-import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import jackd
 from jackd.testing import BeanstalkdServer
+
+from ..lines import Lines
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -75,16 +76,8 @@ def test_the_worker_serves_its_metrics_and_they_move(
     )
     assert process.stderr is not None
     try:
-        base = None
-        deadline = time.monotonic() + 20
-        seen = []
-        while base is None and time.monotonic() < deadline:
-            if select.select([process.stderr], [], [], 0.2)[0]:
-                line = process.stderr.readline()
-                seen.append(line)
-                found = re.search(r"metrics on (http://127\.0\.0\.1:\d+)/metrics", line)
-                base = found.group(1) if found else None
-        assert base is not None, seen
+        found = Lines(process.stderr).wait_for(r"metrics on (http://127\.0\.0\.1:\d+)/metrics")
+        base = found.group(1)
         assert jobs_total(base, "succeeded") == 0
         jackd_client.use("metered")
         for body in (b"a", b"b", b"c", b"bury"):
@@ -103,3 +96,57 @@ def test_the_worker_serves_its_metrics_and_they_move(
                 process.kill()
             process.communicate()
     assert code == 0
+
+
+def test_the_worker_command_in_process_instruments_the_worker(
+    beanstalkd: BeanstalkdServer,
+    jackd_client: jackd.Client,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In this interpreter, so that coverage sees it; the default registry is left as it was.
+    import prometheus_client
+    from click.testing import CliRunner
+
+    from jackd.cli.group import jackd as jackd_command
+
+    (tmp_path / "meteredapp2.py").write_text(textwrap.dedent(APP))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = prometheus_client.REGISTRY
+    before = set(registry._collector_to_names)
+    servers: list[object] = []
+    real = prometheus_client.start_http_server
+
+    def recording(*args: object, **kwargs: object) -> object:
+        servers.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return servers[-1]
+
+    monkeypatch.setattr(prometheus_client, "start_http_server", recording)
+    jackd_client.use("metered")
+    jackd_client.put(b"a")
+    command = ["worker", "meteredapp2:worker", "-s", beanstalkd.address, "--burst"]
+    try:
+        result = CliRunner().invoke(jackd_command, [*command, "--metrics-port", "0"])
+        assert result.exit_code == 0, result.output
+        assert (
+            registry.get_sample_value(
+                "jackd_worker_jobs_total", {"tube": "metered", "outcome": "succeeded"}
+            )
+            == 1
+        )
+        for collector in set(registry._collector_to_names) - before:
+            registry.unregister(collector)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = CliRunner().invoke(jackd_command, [*command, "--metrics-port", str(port)])
+        assert result.exit_code == 1
+        assert f"cannot serve metrics on 127.0.0.1:{port}" in result.output
+    finally:
+        for collector in set(registry._collector_to_names) - before:
+            registry.unregister(collector)
+        for server in servers:
+            server[0].shutdown()  # type: ignore[index]
+            server[0].server_close()  # type: ignore[index]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
-import select
 import signal
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from jackd.cli.group import jackd as jackd_command
 from jackd.testing import BeanstalkdServer
 from jackd.web.security import check_password, hash_password
+
+from ..lines import Lines
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -111,24 +111,6 @@ def test_hash_password_prints_an_auth_file_line() -> None:
     assert bad.exit_code == 2
 
 
-def lines_until(stream: Any, pattern: str, timeout: float = 20) -> re.Match[str]:
-    """Read ``stream`` until a line matches ``pattern``."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([stream], [], [], 0.2)
-        if not ready:
-            continue
-        line = stream.readline()
-        if not line:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"no line matching {pattern!r} in {seen!r}")
-
-
 def start(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
@@ -155,7 +137,7 @@ def test_jackd_web_serves_the_console_and_stops_on_sigterm(beanstalkd: Beanstalk
     process = start("web", "-s", beanstalkd.address, "--port", "0")
     try:
         assert process.stderr is not None
-        found = lines_until(process.stderr, r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+        found = Lines(process.stderr).wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
         base = f"http://127.0.0.1:{found.group(1)}"
         with urllib.request.urlopen(base + "/") as response:
             page = response.read().decode()
@@ -177,7 +159,7 @@ def test_jackd_exporter_serves_metrics_on_loopback_and_stops_on_sigterm(
     process = start("exporter", "-s", beanstalkd.address, "--port", "0")
     try:
         assert process.stderr is not None
-        found = lines_until(process.stderr, r"on http://(127\.0\.0\.1):(\d+)/metrics")
+        found = Lines(process.stderr).wait_for(r"on http://(127\.0\.0\.1):(\d+)/metrics")
         with urllib.request.urlopen(f"http://127.0.0.1:{found.group(2)}/metrics") as response:
             text = response.read().decode()
         samples = {
@@ -217,3 +199,46 @@ def test_jackd_exporter_says_so_when_the_port_is_taken(beanstalkd: BeanstalkdSer
         )
     assert done.returncode == 1
     assert done.stderr.startswith(f"jackd exporter: cannot listen on 127.0.0.1:{port}")
+
+
+def test_jackd_exporter_in_process_serves_until_a_signal(
+    beanstalkd: BeanstalkdServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same as the process above, in this interpreter, so that coverage sees it run.
+    import threading
+    import urllib.request
+
+    import prometheus_client
+
+    started: list[Any] = []
+    real = prometheus_client.start_http_server
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(prometheus_client, "start_http_server", recording)
+    original = signal.getsignal(signal.SIGTERM)
+    scraped: list[str] = []
+
+    def scrape_then_stop() -> None:
+        deadline = time.monotonic() + 20
+        # The exporter takes SIGTERM over once it listens: only then is it safe to send.
+        while signal.getsignal(signal.SIGTERM) is original and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if started:
+            port = started[0][0].server_address[1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
+                scraped.append(response.read().decode())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    helper = threading.Thread(target=scrape_then_stop)
+    helper.start()
+    result = CliRunner().invoke(
+        jackd_command, ["exporter", "-s", beanstalkd.address, "--port", "0"]
+    )
+    helper.join(30)
+    assert result.exit_code == 0, result.output
+    assert "beanstalkd_up" in scraped[0]
+    assert signal.getsignal(signal.SIGTERM) is original  # given back
+    assert started[0][0].server_address[0] == "127.0.0.1"

@@ -18,12 +18,16 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..observe import Observer, ServerSnapshot, Snapshot, tube_rates
+from ..observe import Observer, Rates, ServerSnapshot, Snapshot, counter_rate
 
-__all__ = ["Chart", "History", "Sample", "chart"]
+__all__ = ["Chart", "History", "Sample", "chart", "sample_rates"]
+
+#: Points kept per window and tube: twice the chart's width, so that memory stays bounded
+#: (an hour at 2 s a sample would be 1,800 a tube) while the chart loses nothing.
+POINTS = 240
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One tube on one server at one moment (``at`` in seconds of the monotonic clock)."""
 
@@ -31,10 +35,25 @@ class Sample:
     ready: int
     reserved: int
     buried: int
-    #: Jobs per second put into and deleted from the tube since the sample before; None when
-    #: it cannot be known (the first sample, or a server that restarted in between).
-    put: float | None
-    delete: float | None
+    #: The tube's ``total-jobs`` and ``cmd-delete`` counters, and the server process's id:
+    #: a rate is the counters' growth between two samples of one process.
+    puts: int
+    deletes: int
+    process: str
+
+
+def sample_rates(before: Sample | None, after: Sample) -> Rates:
+    """Jobs per second put and deleted between two samples; None where unknown.
+
+    Unknown: no sample before, or one of another server process (it restarted between).
+    """
+    if before is None or before.process != after.process:
+        return Rates()
+    seconds = after.at - before.at
+    return Rates(
+        put=counter_rate(before.puts, after.puts, seconds),
+        delete=counter_rate(before.deletes, after.deletes, seconds),
+    )
 
 
 class History:
@@ -52,6 +71,7 @@ class History:
         interval: float = 2.0,
         window: float = 3600.0,
         rate_window: float = 10.0,
+        resolution: float | None = None,
         timeout: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -61,6 +81,8 @@ class History:
         """Seconds of samples kept for the charts."""
         self.rate_window = rate_window
         """Seconds the overview's rates are measured over."""
+        self.resolution = resolution if resolution is not None else window / POINTS
+        """Seconds between the points kept for a chart (the latest point moves on)."""
         self._observer = Observer(servers, timeout=timeout, clock=clock)
         self._clock = clock
         self._lock = threading.Lock()
@@ -73,15 +95,13 @@ class History:
         """Read every server now, remember the samples, and return the snapshot."""
         with self._lock:
             snapshot = self._observer.snapshot()
-            previous = self._recent[-1] if self._recent else None
             self._recent.append(snapshot)
             # Keep one snapshot at least rate_window old: the rates' starting point.
             while len(self._recent) > 2 and self._recent[1].at <= snapshot.at - self.rate_window:
                 self._recent.popleft()
             horizon = snapshot.at - self.window
             for snap in snapshot.servers:
-                earlier = previous.server(snap.server) if previous is not None else None
-                self._remember(snap, earlier, horizon)
+                self._remember(snap)
             for key, series in list(self._series.items()):
                 while series and series[0].at < horizon:
                     series.popleft()
@@ -89,22 +109,26 @@ class History:
                     del self._series[key]
             return snapshot
 
-    def _remember(
-        self, snap: ServerSnapshot, earlier: ServerSnapshot | None, horizon: float
-    ) -> None:
+    def _remember(self, snap: ServerSnapshot) -> None:
+        if snap.stats is None:
+            return  # down: a gap in its charts
         for name, stats in snap.tubes.items():
-            rates = tube_rates(earlier, snap, name)
-            series = self._series.setdefault((snap.server, name), deque())
-            series.append(
-                Sample(
-                    snap.at,
-                    stats.current_jobs_ready,
-                    stats.current_jobs_reserved,
-                    stats.current_jobs_buried,
-                    rates.put,
-                    rates.delete,
-                )
+            sample = Sample(
+                snap.at,
+                stats.current_jobs_ready,
+                stats.current_jobs_reserved,
+                stats.current_jobs_buried,
+                stats.total_jobs,
+                stats.cmd_delete,
+                snap.stats.id,
             )
+            series = self._series.setdefault((snap.server, name), deque())
+            if len(series) >= 2 and sample.at - series[-2].at <= self.resolution:
+                # The last point's span is not over: it moves on to now. The counters being
+                # cumulative, the rates to it stay exact.
+                series[-1] = sample
+            else:
+                series.append(sample)
 
     def current(self, max_age: float | None = None) -> tuple[Snapshot | None, Snapshot]:
         """A snapshot about ``rate_window`` old (None at first), and the latest.
@@ -206,17 +230,19 @@ def chart(
     counts_height = height * 2 / 3 - 2
     rates_top = height * 2 / 3 + 1
     rates_height = height - rates_top - 1
+    earlier: list[Sample | None] = [None, *picked[:-1]] if picked else []
+    rates = [sample_rates(before, after) for before, after in zip(earlier, picked, strict=True)]
     max_count = max((max(s.ready, s.reserved, s.buried) for s in picked), default=0)
-    max_rate = max((max(s.put or 0.0, s.delete or 0.0) for s in picked), default=0.0)
+    max_rate = max((max(r.put or 0.0, r.delete or 0.0) for r in rates), default=0.0)
     count_scale = float(max(max_count, 1))
     rate_scale = max_rate if max_rate > 0 else 1.0
 
     def counts(attr: str) -> str:
         return _points([getattr(s, attr) for s in picked], xs, 1, counts_height, count_scale)
 
-    def rates(attr: str) -> str:
+    def rate_line(attr: str) -> str:
         return _points(
-            [getattr(s, attr) or 0.0 for s in picked], xs, rates_top, rates_height, rate_scale
+            [getattr(r, attr) or 0.0 for r in rates], xs, rates_top, rates_height, rate_scale
         )
 
     return Chart(
@@ -225,8 +251,8 @@ def chart(
         ready=counts("ready"),
         reserved=counts("reserved"),
         buried=counts("buried"),
-        put=rates("put"),
-        delete=rates("delete"),
+        put=rate_line("put"),
+        delete=rate_line("delete"),
         max_count=max_count,
         max_rate=max_rate,
         samples=len(picked),
