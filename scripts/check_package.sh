@@ -37,7 +37,11 @@ EOF
 import re, sys, zipfile
 wheel = zipfile.ZipFile(sys.argv[1])
 names = set(wheel.namelist())
-missing = {"jackd/py.typed", "jackd/testing/plugin.py", "jackd/testing/server.py"} - names
+missing = {
+    "jackd/py.typed", "jackd/testing/plugin.py", "jackd/testing/server.py",
+    # The console serves these from the package: without them it has no pages.
+    "jackd/web/templates/base.html", "jackd/web/static/console.js", "jackd/web/static/console.css",
+} - names
 if missing:
     sys.exit(f"the wheel lacks {sorted(missing)}")
 if any(not name.startswith(("jackd/", "jackd-")) for name in names):
@@ -45,6 +49,11 @@ if any(not name.startswith(("jackd/", "jackd-")) for name in names):
 (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
 if not re.search(r"^\[pytest11\]\njackd = jackd\.testing\.plugin$", wheel.read(entry_points).decode(), re.M):
     sys.exit("the wheel does not register the pytest plugin (pytest11 entry point)")
+if not re.search(r"^\[console_scripts\]\njackd = jackd\.cli:main$", wheel.read(entry_points).decode(), re.M):
+    sys.exit("the wheel does not install the jackd command (console_scripts entry point)")
+(metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+if "Provides-Extra: cli" not in wheel.read(metadata).decode():
+    sys.exit("the wheel has no cli extra")
 EOF
 
 echo "package: installing the wheel into a fresh virtualenv, without extras"
@@ -75,3 +84,14 @@ assert [p.value for p in plugins if p.name == "jackd"] == ["jackd.testing.plugin
 print(f"package: jackd {jackd.__version__} OK: sdist and wheel built, checked and installed")
 EOF
 )
+# Without the cli extra the jackd command is there, and says how to get what it needs.
+set +e
+said="$(cd "$work" && "$work/venv/bin/jackd" worker myapp.jobs:worker 2>&1)"
+code=$?
+set -e
+if [ "$code" -ne 2 ] || [ "$said" != "jackd: the jackd command needs the cli extra: pip install 'jackd[cli]'" ]; then
+  echo "package: without click, jackd should say how to install the cli extra and exit 2;"
+  echo "it exited $code saying: $said"
+  exit 1
+fi
+echo "package: without the cli extra, the jackd command says how to install it"

@@ -11,10 +11,11 @@ answers.
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
+
+from ._reconnect import JITTER
 
 Strategy = Literal["round-robin", "random"]
 
@@ -61,7 +62,7 @@ class Health:
         """Whether the last thing it did was fail."""
         return self.failures > 0
 
-    def failed(self, now: float, reason: str, rand: Callable[[], float] = random.random) -> None:
+    def failed(self, now: float, reason: str, rand: Callable[[], float] = JITTER.random) -> None:
         """Mark the server down: for a backoff that doubles with each failure in a row."""
         delay = min(MAX_DOWN, FIRST_DOWN * 2 ** min(self.failures, 16))
         self.failures += 1
@@ -89,7 +90,7 @@ class Placer:
         self,
         live: Sequence[str],
         key: str | bytes | None = None,
-        rand: Callable[[int], int] = random.randrange,
+        rand: Callable[[int], int] = JITTER.randrange,
     ) -> list[str]:
         """The live servers in the order to try them for one job: the choice, then the rest."""
         if not live:

@@ -7,6 +7,10 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+#: Every jitter of jackd's comes from this generator of its own: drawing from the random
+#: module's shared one would disturb programs (and test tools) that seed it or watch it.
+JITTER = random.Random()
+
 
 @dataclass(frozen=True)
 class Reconnect:
@@ -40,7 +44,7 @@ class Reconnect:
         if self.jitter > 1:
             raise ValueError(f"jitter must be between 0 and 1, got {self.jitter!r}")
 
-    def waits(self, rand: Callable[[], float] = random.random) -> Iterator[float]:
+    def waits(self, rand: Callable[[], float] = JITTER.random) -> Iterator[float]:
         """The seconds to wait before each attempt: 0 for the first, then growing."""
         yield 0.0
         delay = self.first_delay

@@ -151,11 +151,7 @@ class WorkerBase:
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         reconnect: Reconnect = RUNNING_RECONNECT,
     ) -> None:
-        self.address: Address | Sequence[str] | None = address
-        """Where the worker's connections go: one server, or a list (or "q1,q2")."""
-        self._servers: list[Address] = worker_servers(address)
-        self._several = len(self._servers) > 1
-        self._health: dict[Address, Health] = {server: Health() for server in self._servers}
+        self.address = address
         self.concurrency = check_concurrency(concurrency)
         """How many handlers run at once, at most."""
         self.grace = check_grace(grace)
@@ -179,6 +175,21 @@ class WorkerBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address!r} tubes={list(self._handlers)}>"
+
+    @property
+    def address(self) -> Address | Sequence[str] | None:
+        """Where the worker's connections go: one server, or a list (or ``"q1,q2"``).
+
+        May be changed before ``run`` (``jackd worker --server`` does).
+        """
+        return self._address
+
+    @address.setter
+    def address(self, address: Address | Sequence[str] | None) -> None:
+        self._servers: list[Address] = worker_servers(address)
+        self._address = address
+        self._several = len(self._servers) > 1
+        self._health: dict[Address, Health] = {server: Health() for server in self._servers}
 
     # -- configuring -------------------------------------------------------------------------
 
