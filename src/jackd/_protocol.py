@@ -160,6 +160,12 @@ class Command(Generic[T]):
         return f"<Command {self.describe()}>"
 
 
+def may_wait(cmd: Command[Any]) -> bool:
+    """Whether the server may hold back the reply to ``cmd`` (a reserve with a wait)."""
+    kind = cmd.kind
+    return kind.blocks or (kind.reserves and kind.name == "reserve" and bool(cmd.arg))
+
+
 class Core:
     """Receive buffer, reply framing, the FIFO of commands waiting for replies, and the session.
 
@@ -177,6 +183,7 @@ class Core:
         "_big_parts",
         "_buf",
         "_end",
+        "_epoch",
         "_scan",
         "_start",
         "_view",
@@ -206,6 +213,8 @@ class Core:
         self._clear()
 
     def _clear(self) -> None:
+        #: Counts resets, so a loop over replies can tell that one happened under it.
+        self._epoch = getattr(self, "_epoch", 0) + 1
         self._start = 0  # first unconsumed byte
         self._end = 0  # one past the last byte received
         self._scan = 0  # where the CRLF search resumes
@@ -258,6 +267,12 @@ class Core:
         else:
             self._end += nbytes
 
+    def unframed(self) -> int:
+        """How many bytes have been received and not yet framed into a reply."""
+        if self._big is not None:
+            return self._big_got
+        return self._end - self._start
+
     def feed(self, data: bytes) -> list[Command[Any]]:
         """Take ``data`` as if read from the server; return the commands it completed.
 
@@ -302,6 +317,79 @@ class Core:
         cmd = self.deliver(self.pending[0], *reply)
         self.pending.popleft()
         return cmd
+
+    def receive_all(self, each: Callable[[Command[Any]], object] | None = None) -> int:
+        """Deliver every complete reply now buffered; return how many commands they answered.
+
+        ``each``, if given, is called with every answered command as soon as it is answered.
+
+        What ``receive`` does in a loop, for the shells' batches: a pipelined read holds
+        hundreds of replies, and framing each through ``frame`` and ``deliver`` cost more
+        than the system calls. Replies that fit the buffer whole (nearly all) are framed here
+        with the buffer's state kept in locals; anything else (a partial or large chunk, a
+        line that is too long, a failure) is left to ``receive``, which reports it.
+        """
+        pending = self.pending
+        done = 0
+        if self._big is None and self.failure is None:
+            buf = self._buf
+            find = buf.find
+            start = self._start
+            end = self._end
+            scan = self._scan
+            session = self.session
+            popleft = pending.popleft
+            epoch = self._epoch
+            try:
+                while pending and start < end:
+                    eol = find(b"\r\n", scan, end)
+                    if eol < 0 or eol - start > MAX_LINE - 2:
+                        break
+                    parts = bytes(buf[start:eol]).split(b" ")
+                    body = None
+                    after = eol + 2
+                    if parts[0] in _CHUNKED:
+                        field = parts[-1]
+                        if len(parts) < 2 or not field.isdigit() or len(field) > 10:
+                            break
+                        stop = after + int(field)
+                        if stop + 2 > end or buf[stop] != 13 or buf[stop + 1] != 10:
+                            break
+                        body = bytes(buf[after:stop])
+                        after = stop + 2
+                    cmd = pending[0]
+                    kind = cmd.kind
+                    try:
+                        cmd.result = kind.parse(parts, body)
+                    except ServerError as exc:
+                        cmd.error = self._refused(cmd, exc)
+                    except Exception:
+                        break  # receive reports it, with the bytes it came with
+                    if kind.tracked:
+                        session.apply(cmd)
+                    popleft()
+                    done += 1
+                    start = scan = after
+                    if each is not None:
+                        self._start, self._scan = start, scan
+                        each(cmd)
+                        if self._epoch != epoch:
+                            return done  # the connection was reset under us: nothing to keep
+                    if self.failure is not None:
+                        break
+            finally:
+                if self._epoch != epoch:
+                    pass
+                elif start == end:
+                    self._start = self._end = self._scan = 0
+                else:
+                    self._start = start
+                    self._scan = scan
+        while (answered := self.receive()) is not None:
+            done += 1
+            if each is not None:
+                each(answered)
+        return done
 
     def read_reply(self, recv_into: Callable[[memoryview], int]) -> Reply:
         """Read with ``recv_into`` until one whole reply is framed, and return it.

@@ -103,8 +103,7 @@ class _Protocol(asyncio.BufferedProtocol):
         core = self.core
         core.buffer_updated(nbytes)
         try:
-            while (cmd := core.receive()) is not None:
-                client._settle(cmd)
+            core.receive_all(client._settle)
         except ProtocolError as exc:
             # The command whose reply made no sense gets the ProtocolError; the rest lose
             # their connection.
