@@ -295,6 +295,40 @@ def exchange(
         sock.settimeout(previous)
 
 
+def exchange_small(
+    sock: socket.socket,
+    core: Core,
+    blocks: list[bytes | bytearray | memoryview],
+    count: int,
+    wait: float | None,
+) -> None:
+    """``exchange`` for a batch of at most ``SMALL_BATCH`` bytes: write it all, then read.
+
+    The server's receive buffer takes that much whether or not it reads, so the write cannot
+    wait for the reads, and a few commands (a worker's delete and next reserve, say) cost two
+    system calls, as one command does, instead of a selector's dozen.
+    """
+    previous = sock.gettimeout()
+    if wait != previous:
+        sock.settimeout(wait)
+    try:
+        sock.sendall(blocks[0] if len(blocks) == 1 else b"".join(blocks))
+        done = 0
+        while done < count:
+            n = sock.recv_into(core.get_buffer())
+            if not n:
+                raise ConnectionLostError("the server closed the connection")
+            core.buffer_updated(n)
+            done += core.receive_all()
+    finally:
+        if wait != previous:
+            sock.settimeout(previous)
+
+
+#: The largest batch ``exchange_small`` writes in one go (a TCP socket's smallest buffer).
+SMALL_BATCH = 16_384
+
+
 #: The low-water mark's ceiling: the reader wakes once this many reply bytes wait, at most.
 LOWAT = 16_384
 #: ... or after this many seconds, whichever comes first (0.2-2 ms cost the server more).

@@ -33,7 +33,17 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError
-from ._io import closing_reason, exchange, gather, hung_up, lost, open_socket, send_buffers
+from ._io import (
+    SMALL_BATCH,
+    closing_reason,
+    exchange,
+    exchange_small,
+    gather,
+    hung_up,
+    lost,
+    open_socket,
+    send_buffers,
+)
 from ._pipeline import Batch, PipelineBase, outcomes, put_batch, reserve_batch, reserved_jobs
 from ._protocol import Command, Core
 from ._reconnect import Reconnect, reconnect_policy
@@ -366,7 +376,8 @@ class Client:
             finally:
                 self._owner = 0
 
-    def _run_batch(self, batch: Batch) -> list[Command[Any]]:
+    def _run_batch(self, batch: Batch, look: bool = True) -> list[Command[Any]]:
+        """Run a batch; ``look=False`` skips the look for a hang-up (see the worker)."""
         commands = batch.commands
         if batch.largest_body > DEFAULT_MAX_JOB_SIZE:
             cmds.check_size(batch.largest_body, self._job_size_limit())
@@ -380,7 +391,12 @@ class Client:
                 todo = commands
                 while todo:
                     sock = self._sock or self._socket()
-                    if self.reconnect is not None and hung_up(sock):
+                    if (
+                        look
+                        and self.reconnect is not None
+                        and not all(cmd.kind.replayable for cmd in todo)
+                        and hung_up(sock)
+                    ):
                         self._drop(ConnectionLostError(f"{self._core.label} closed the connection"))
                         continue
                     if batch.holds_jobs:
@@ -388,7 +404,11 @@ class Client:
                     started = time.monotonic()
                     try:
                         core.pending.extend(todo)
-                        exchange(sock, core, gather(cmd.data for cmd in todo), len(todo), wait)
+                        blocks = gather(cmd.data for cmd in todo)
+                        if len(blocks) == 1 and len(blocks[0]) <= SMALL_BATCH:
+                            exchange_small(sock, core, blocks, len(todo), wait)
+                        else:
+                            exchange(sock, core, blocks, len(todo), wait)
                         break
                     except BaseException as exc:
                         todo = self._recover(exc, wait, list(core.pending), started)

@@ -30,8 +30,9 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from . import _commands as cmds
 from ._address import Address, parse_address
 from ._commands import DEFAULT_TUBE, Job, tube_name
 from ._errors import (
@@ -42,11 +43,13 @@ from ._errors import (
     ProtocolError,
     TimedOutError,
 )
+from ._pipeline import Batch, outcomes
 from ._placement import Health, split_servers
 from ._reconnect import Reconnect
 from ._work import (
     DEFAULT_BACKOFF,
     DEFAULT_MAX_ATTEMPTS,
+    SUCCESS,
     TOUCH_CHECK_AFTER,
     Action,
     Backoff,
@@ -133,6 +136,17 @@ class _Running:
         self.touch_at = self.started + TOUCH_CHECK_AFTER
         #: Released by a stop that could not wait: the handler's outcome is then ignored.
         self.released = False
+
+
+class _Done:
+    """A job its handler finished: what deleting it and reporting it need."""
+
+    __slots__ = ("entry", "handler", "seconds")
+
+    def __init__(self, entry: _Running, handler: Handler, seconds: float) -> None:
+        self.entry = entry
+        self.handler = handler
+        self.seconds = seconds
 
 
 class WorkerBase:
@@ -503,29 +517,53 @@ class Worker(WorkerBase):
     # -- a slot ------------------------------------------------------------------------------
 
     def _slot(self, n: int, conns: list[_Conn], burst: bool) -> None:
+        done: list[_Done] = []  # a job handled successfully, its delete not yet sent
         try:
-            for conn, job in self._jobs(conns, burst):
+            for conn, job in self._jobs(conns, burst, done):
                 assert conn.client is not None  # for mypy: a job came on it
-                self._handle(n, conn.client, conn.tube, job)
+                finished = self._handle(n, conn.client, conn.tube, job)
+                if finished is not None:
+                    done.append(finished)
         except BaseException:  # pragma: no cover - a bug in the runtime itself
             log.exception("worker slot %d failed", n)
             raise
+        finally:
+            # Stopping (or out of jobs in a burst): the last delete goes out alone.
+            for finished in done:
+                self._settle(finished.entry, finished.handler, None, finished.seconds)
 
-    def _jobs(self, conns: list[_Conn], burst: bool) -> Iterator[tuple[_Conn, Job]]:
+    def _jobs(
+        self, conns: list[_Conn], burst: bool, done: list[_Done]
+    ) -> Iterator[tuple[_Conn, Job]]:
         """The jobs a slot gets, in turn from each of its connections, until it stops.
 
         When every connection came up empty, the slot waits for a job on one of them for up
         to a second, the next one each time, so a job anywhere is taken within a second or
         so, and no wait holds a connection another handler needs.
+
+        ``done`` holds the slot's last successful job, if its delete is still to be sent:
+        it goes out in one write with the next reserve on the same connection (one round
+        trip per job instead of two), or alone before a reserve on another connection.
         """
         several = len(conns) > 1
         turn = 0
         empty = 0  # connections found empty in a row
         while not self._stopping.is_set():
             conn = conns[turn % len(conns)]
-            turn += 1
             wait = 0 if burst or (several and empty < len(conns)) else POLL
-            job = self._reserve(conn, wait)
+            job: Job | None = None
+            if done:
+                finished = done.pop()
+                if finished.entry.client is conn.client and self._up(conn):
+                    job = self._delete_and_reserve(finished, conn)
+                    if job is None and wait:
+                        job = self._reserve(conn, wait)
+                else:
+                    self._settle(finished.entry, finished.handler, None, finished.seconds)
+                    job = self._reserve(conn, wait)
+            else:
+                job = self._reserve(conn, wait)
+            turn += 1
             if job is None:
                 empty += 1
                 if burst and empty >= len(conns):
@@ -557,33 +595,69 @@ class Worker(WorkerBase):
             self._reserving.add(client)
         try:
             job = client.reserve(timeout=wait)
-        except TimedOutError:
-            job = None
-        except (TimeoutError, ProtocolError) as exc:
-            # The connection was closed; the next reserve reconnects.
-            log.warning("reserving on %s: %s", client.endpoint, exc)
-            return None
-        except DeadlineSoonError:
-            # This slot holds no other job; a job whose outcome could not be applied may
-            # still be reserved here until its TTR. Wait it out; never hand it to a handler.
-            time.sleep(0.5)
-            return None
-        except ConnectionLostError as exc:
-            if self._stopping.is_set():
-                return None
-            if self._several:
-                self._server_down(conn, exc)
-                return None
-            log.error("giving up on a connection: %s", exc)
-            self.stop()
+        except (JackdError, TimeoutError) as exc:
+            self._reserve_failed(conn, client, exc)
             return None
         finally:
             with self._lock:
                 self._reserving.discard(client)
+        self._answered(conn)
+        return job
+
+    def _answered(self, conn: _Conn) -> None:
         if self._several:
             with self._lock:
                 self._health[conn.server].answered()
-        return job
+
+    def _reserve_failed(self, conn: _Conn, client: Client, exc: Exception) -> None:
+        """What a reserve that did not bring a job means for the slot and the server."""
+        if isinstance(exc, TimedOutError):
+            pass
+        elif isinstance(exc, (TimeoutError, ProtocolError)):
+            # The connection was closed; the next reserve reconnects.
+            log.warning("reserving on %s: %s", client.endpoint, exc)
+            return
+        elif isinstance(exc, DeadlineSoonError):
+            # This slot holds no other job; a job whose outcome could not be applied may
+            # still be reserved here until its TTR. Wait it out; never hand it to a handler.
+            time.sleep(0.5)
+            return
+        elif isinstance(exc, ConnectionLostError):
+            if self._stopping.is_set():
+                return
+            if self._several:
+                self._server_down(conn, exc)
+                return
+            log.error("giving up on a connection: %s", exc)
+            self.stop()
+            return
+        else:
+            raise exc
+        self._answered(conn)
+
+    def _delete_and_reserve(self, finished: _Done, conn: _Conn) -> Job | None:
+        """Delete a finished job and reserve the next one (without waiting), in one write.
+
+        Not a wait ``stop()`` needs to cut short, so the slot is not marked as reserving
+        and nothing closes the connection while the delete's reply is on its way.
+        """
+        client = finished.entry.client
+        batch = Batch()
+        batch.commands += (cmds.delete(finished.entry.job), cmds.reserve(0))
+        try:
+            # No look for a hang-up first (a system call, and a GIL hand-off, per job): had
+            # the server hung up, the job's reservation went with the connection anyway.
+            deleted, job = outcomes(client._run_batch(batch, look=False), False)
+        except (JackdError, TimeoutError) as exc:
+            self._settled(finished.entry, None, finished.seconds, exc)
+            self._reserve_failed(conn, client, exc)
+            return None
+        self._settled(finished.entry, None, finished.seconds, deleted)
+        if isinstance(job, Exception):
+            self._reserve_failed(conn, client, job)
+            return None
+        self._answered(conn)
+        return cast(Job, job)
 
     def _server_down(self, conn: _Conn, error: Exception) -> None:
         with self._lock:
@@ -595,7 +669,7 @@ class Worker(WorkerBase):
         if client is not None:
             client.close()
 
-    def _handle(self, n: int, client: Client, tube: str, job: Job) -> None:
+    def _handle(self, n: int, client: Client, tube: str, job: Job) -> _Done | None:
         handler = self._handlers[tube]
         entry = _Running(client, job, tube)
         with self._lock:
@@ -618,8 +692,11 @@ class Worker(WorkerBase):
         seconds = time.monotonic() - entry.started
         if entry.released:
             log.info("job %d finished after it was released on stop; outcome ignored", job.id)
-            return
+            return None
+        if error is None:
+            return _Done(entry, handler, seconds)  # deleted with the slot's next reserve
         self._settle(entry, handler, error, seconds)
+        return None
 
     def _settle(
         self, entry: _Running, handler: Handler, error: BaseException | None, seconds: float
@@ -627,7 +704,7 @@ class Worker(WorkerBase):
         client, job, tube = entry.client, entry.job, entry.tube
         try:
             if error is None:
-                action = decide(None, 0, handler.max_attempts, handler.backoff)
+                action = SUCCESS
                 client.delete(job)
             else:
                 # Only a failure pays for stats-job: the attempt count and the priority.
@@ -639,17 +716,36 @@ class Worker(WorkerBase):
                 else:
                     client.bury(job, stats.pri)
         except (NotFoundError, ConnectionLostError, ProtocolError, TimeoutError) as exc:
+            self._settled(entry, error, seconds, exc)
+            return
+        self._settled(entry, error, seconds, action)
+
+    def _settled(
+        self,
+        entry: _Running,
+        error: BaseException | None,
+        seconds: float,
+        outcome: Action | Exception | None,
+    ) -> None:
+        """Count and report how a job ended.
+
+        ``outcome`` is the action the server took (None: the delete), or the error that kept
+        it from being applied.
+        """
+        job, tube = entry.job, entry.tube
+        if isinstance(outcome, Exception):
             log.warning(
                 "job %d from %r: its reservation was lost before it could be settled (%s); "
                 "it will run again",
                 job.id,
                 tube,
-                exc,
+                outcome,
             )
             with self._lock:
                 self._counters[tube].lost += 1  # type: ignore[attr-defined]
             self._notify(entry, "lost", "none", error, seconds)
             return
+        action = SUCCESS if outcome is None else outcome
         with self._lock:
             self._counters[tube].count(action)
         log.debug("job %d from %r: %s (%s)", job.id, tube, action.outcome, action.verb)

@@ -277,6 +277,32 @@ def test_long_job_is_touched_and_reserved_once(flavor: Flavor, producer: jackd.C
 # -- stopping ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("tubes", [["t"], ["t", "other"]])
+def test_a_finished_job_is_deleted_at_once_when_no_next_job_comes(
+    flavor: Flavor, producer: jackd.Client, tubes: list[str]
+) -> None:
+    # The thread worker sends a success's delete with the slot's next reserve; with nothing
+    # more to reserve (or the next reserve on another tube's connection) it must not wait.
+    flavor.make(concurrency=1)
+    for tube in tubes:
+        flavor.handle(tube)
+    (jid,) = put(producer, "t", b"only")
+    flavor.start()
+    wait_until(lambda: _exists(producer, jid), lambda there: not there, what="the delete")
+    assert flavor.worker.stats().succeeded == 1
+    assert flavor.thread is not None and flavor.thread.is_alive()  # still running, idle
+
+
+def test_many_jobs_on_one_slot_each_deleted_once(flavor: Flavor, producer: jackd.Client) -> None:
+    flavor.make(concurrency=1)
+    flavor.handle("t")
+    ids = put(producer, "t", *(b"%d" % i for i in range(300)))
+    flavor.run(burst=True)
+    assert flavor.worker.stats().succeeded == 300
+    assert producer.stats_tube("t").cmd_delete == 300
+    assert not any(_exists(producer, jid) for jid in ids)
+
+
 def test_graceful_stop_lets_running_handlers_finish(flavor: Flavor, producer: jackd.Client) -> None:
     flavor.make(concurrency=2, grace=10)
     flavor.handle("t", lambda job: (1.0, None))
