@@ -22,7 +22,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -31,6 +31,7 @@ from . import _commands as cmds
 from ._address import URL_VARIABLE, parse_address
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, DEFAULT_TUBE, Body, Seconds
 from ._errors import ConnectionLostError, DrainingError, NotFoundError
+from ._pipeline import outcomes, put_batch
 from ._placement import Health, JobRef, Placer, Strategy, split_servers
 from ._reconnect import Reconnect
 from ._stats import ServerStats, TubeStats
@@ -192,6 +193,46 @@ class PoolBase(Generic[C]):
         return ConnectionLostError("no beanstalkd server of the pool is live: " + "; ".join(parts))
 
 
+#: A put_many of at least this many jobs talks to its servers at once, a thread each: while
+#: one server answers, another is busy, instead of each waiting its turn.
+CONCURRENT_FROM = 512
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+def _each_at_once(
+    work: Callable[[Member[Client], S], R], shares: list[tuple[Member[Client], S]], threads: bool
+) -> list[R]:
+    """``work`` on every share, in helper threads when ``threads`` (one share on this one).
+
+    Returns the results in the order of ``shares``; the first exception raised by any share
+    is raised here, once every share is done.
+    """
+    if not threads or len(shares) < 2:
+        return [work(member, share) for member, share in shares]
+    results: list[Any] = [None] * len(shares)
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            results[n] = work(*shares[n])
+        except BaseException as exc:  # raised on the caller's thread below
+            failures.append(exc)
+
+    helpers = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(1, len(shares))]
+    for helper in helpers:
+        helper.start()
+    try:
+        run(0)
+    finally:
+        for helper in helpers:
+            helper.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
 class Pool(PoolBase[Client]):
     """Several beanstalkd servers used as one, for producers; see the module documentation.
 
@@ -303,13 +344,19 @@ class Pool(PoolBase[Client]):
                 for i in todo:
                     results[i] = error
                 break
-            share = self._shares(todo, len(members))
+            shares = [
+                (members[slot], indexes)
+                for slot, indexes in self._shares(todo, len(members)).items()
+            ]
             todo = []
-            for slot, indexes in share.items():
-                member = members[slot]
-                todo.extend(
-                    self._put_share(member, indexes, data, results, errors, priority, delay, ttr)
-                )
+            for again in _each_at_once(
+                lambda member, indexes: self._put_share(
+                    member, indexes, data, results, errors, priority, delay, ttr
+                ),
+                shares,
+                len(data) >= CONCURRENT_FROM,
+            ):
+                todo.extend(again)
         if raise_on_error:
             for outcome in results:
                 if isinstance(outcome, Exception):
@@ -330,10 +377,8 @@ class Pool(PoolBase[Client]):
         """Put one server's share; return the indexes to put elsewhere."""
         try:
             client = self._connect(member)
-            outcomes = client.pipeline()
-            for i in indexes:
-                outcomes.put(data[i], priority, delay, ttr)
-            answers = outcomes.execute(raise_on_error=False)
+            batch = put_batch([data[i] for i in indexes], priority, delay, ttr)
+            answers = outcomes(client._run_batch(batch), False)
         except ConnectionLostError as exc:  # could not even connect: nothing was sent
             self._lost(member, exc)
             errors[member.address] = str(exc)
