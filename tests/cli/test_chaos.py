@@ -19,17 +19,14 @@ import jackd
 from jackd.testing import chaos
 from jackd.testing.chaos import ChaosReport, run_chaos
 
-pytestmark = pytest.mark.timeout(60)
+from .conftest import ASYNCIO_RECONNECT_DEFECT
 
-ASYNCIO_DEFECT = (
-    "jackd.aio.Worker can hang for ever after a server kill (the AsyncClient defect pinned "
-    "by tests/integration/test_found_defects.py); the chaos test is not reliable for it until "
-    "that is fixed: python -m jackd.testing.chaos --kind asyncio shows it"
-)
+pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.mark.parametrize(
-    "kind", ["thread", pytest.param("asyncio", marks=pytest.mark.skip(reason=ASYNCIO_DEFECT))]
+    "kind",
+    ["thread", pytest.param("asyncio", marks=pytest.mark.skip(reason=ASYNCIO_RECONNECT_DEFECT))],
 )
 def test_no_acknowledged_job_is_lost_through_server_kills(
     tmp_path: Path, beanstalkd_binary: str, kind: str
