@@ -17,6 +17,7 @@ async def handle(job: jackd.Job) -> int:
     return int(job.body) ** 2
 
 
+# --8<-- [start:sharing]
 async def worker(address: str, results: list[int], stop: asyncio.Event) -> None:
     """Reserve, process and delete jobs until ``stop`` is set."""
     # A consumer gets a client of its own: its blocking reserve holds the connection.
@@ -38,6 +39,7 @@ async def amain(address: str) -> None:
         # 100 tasks share one client: their puts are pipelined, each gets its own id.
         ids = await asyncio.gather(*(client.put(str(n)) for n in range(100)))
         print(f"100 tasks put jobs {min(ids)}..{max(ids)} through one client")
+        # --8<-- [end:sharing]
 
         results: list[int] = []
         stop = asyncio.Event()
@@ -48,6 +50,7 @@ async def amain(address: str) -> None:
         await asyncio.gather(*workers)
         print(f"3 workers squared {len(results)} jobs, sum {sum(results)}")
 
+        # --8<-- [start:cancel]
         # Cancelling a reserve is safe: a job the server hands out afterwards is not lost.
         await client.watch(TUBE)
         try:
@@ -62,6 +65,7 @@ async def amain(address: str) -> None:
         job = await client.reserve(timeout=5)  # gets the job the cancelled reserve received
         print(f"then reserved {job.body.decode()!r} (job {job.id == jid})")
         await client.delete(job)
+        # --8<-- [end:cancel]
 
 
 def main(address: str) -> None:

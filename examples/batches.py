@@ -17,16 +17,21 @@ def main(address: str) -> None:
         client.ignore("default")
 
         started = time.perf_counter()
+        # --8<-- [start:put-many]
         ids = client.put_many(f"item {i}" for i in range(10_000))  # ids in order
+        # --8<-- [end:put-many]
         elapsed = time.perf_counter() - started
         print(f"put_many: {len(ids):,} jobs in {elapsed:.3f} s")
 
+        # --8<-- [start:drain]
         drained = 0
         while jobs := client.reserve_many(1000, timeout=0):  # up to 1000, maybe none
             drained += len(jobs)
             client.delete_many(jobs)
+        # --8<-- [end:drain]
         print(f"reserve_many + delete_many drained {drained:,} jobs")
 
+        # --8<-- [start:pipeline]
         # A pipeline queues any command and sends them all in one write.
         pipe = client.pipeline()
         pipe.put(b"a").put(b"b").delete(123_456_789).stats_tube(TUBE)
@@ -38,6 +43,7 @@ def main(address: str) -> None:
             client.pipeline().delete(first).delete(123_456_789).delete(second).execute()
         except jackd.NotFoundError:
             print("execute() raised NotFoundError after reading every reply")
+        # --8<-- [end:pipeline]
         print(f"left in the tube: {client.stats_tube(TUBE).current_jobs_ready}")
 
 

@@ -12,6 +12,7 @@ import ssl
 
 import jackd
 
+# --8<-- [start:forms]
 ADDRESS_FORMS: list[str | tuple[str, int]] = [
     "localhost:11300",  # host:port
     "localhost",  # host alone: port 11300
@@ -23,6 +24,7 @@ ADDRESS_FORMS: list[str | tuple[str, int]] = [
     "beanstalks://queue.example.com",  # TLS: port 11400 unless given (see connect_with_tls)
     "unix:///run/beanstalkd/beanstalkd.sock",  # a unix socket (beanstalkd -l unix:PATH)
 ]
+# --8<-- [end:forms]
 
 
 def other_forms(client: jackd.Client) -> list[str | tuple[str, int]]:
@@ -40,6 +42,7 @@ def other_forms(client: jackd.Client) -> list[str | tuple[str, int]]:
     return forms
 
 
+# --8<-- [start:tls]
 def connect_with_tls(
     address: str = "beanstalks://queue.example.com", cafile: str | None = None
 ) -> jackd.Client:
@@ -47,14 +50,17 @@ def connect_with_tls(
     # balancer. The certificate must be valid for the address's host name.
     ctx = ssl.create_default_context(cafile=cafile)  # the system's CAs, or your own
     return jackd.connect(address, ssl=ctx)
+    # --8<-- [end:tls]
 
 
 def main(address: str) -> None:
+    # --8<-- [start:timeouts]
     # timeout bounds every wait for a reply (TimeoutError, and the connection is closed);
     # connect_timeout bounds connecting (10 s unless given).
     with jackd.connect(address, timeout=5, connect_timeout=2) as client:
         server = client.stats()
         print(f"connected to {client.endpoint}: beanstalkd {server.version}, id {server.id}")
+        # --8<-- [end:timeouts]
         for form in other_forms(client):
             with jackd.connect(form) as again:
                 same = again.stats().id == server.id

@@ -16,6 +16,7 @@ import jackd
 TUBE = "jackd-example-errors"
 
 
+# --8<-- [start:server-errors]
 def server_errors(client: jackd.Client) -> None:
     """Errors the server answers with: the connection stays usable after each."""
     client.use(TUBE)
@@ -59,8 +60,10 @@ def server_errors(client: jackd.Client) -> None:
         print(f"ServerError {type(exc).__name__}: {exc}")
 
     print(f"still connected: {not client.closed}")
+    # --8<-- [end:server-errors]
 
 
+# --8<-- [start:argument-errors]
 def argument_errors(client: jackd.Client) -> None:
     """Bad arguments are refused before a byte is sent."""
     try:
@@ -75,6 +78,7 @@ def argument_errors(client: jackd.Client) -> None:
         client.put("job", priority=-1)
     except ValueError as exc:
         print(f"ValueError: {exc}")
+    # --8<-- [end:argument-errors]
 
 
 def connection_errors() -> None:
@@ -87,6 +91,7 @@ def connection_errors() -> None:
     except jackd.ConnectionLostError as exc:
         print(f"ConnectionLostError: {exc}")
 
+    # --8<-- [start:timeout]
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
         client = jackd.connect(silent.getsockname(), timeout=0.2)
         try:
@@ -98,6 +103,7 @@ def connection_errors() -> None:
             client.stats()  # every later call says why the connection is gone
         except jackd.ConnectionLostError as exc:
             print(f"ConnectionLostError: {exc}")
+    # --8<-- [end:timeout]
 
 
 def main(address: str) -> None:

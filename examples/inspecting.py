@@ -21,6 +21,7 @@ def main(address: str) -> None:
         client.ignore("default")
         client.bury(client.reserve_job(broken))  # reserve one job by id, then bury it
 
+        # --8<-- [start:inspecting]
         # Look at jobs without reserving them: by id in any tube, or the next one of the used
         # tube in each state. NotFoundError when there is none.
         print(client.peek(ready))  # Job(id=..., body=b'ready now')
@@ -54,6 +55,7 @@ def main(address: str) -> None:
         # Kick: buried jobs of the used tube first (delayed ones only when none is buried).
         print(f"kicked {client.kick(10)} buried job(s)")
         client.kick_job(delayed)  # one job by id, buried or delayed, in any tube
+        # --8<-- [end:inspecting]
         print(f"ready after kicking: {client.stats_tube('reports').current_jobs_ready}")
 
         for jid in (ready, delayed, broken):

@@ -13,6 +13,7 @@ import jackd
 from jackd.testing import BeanstalkdServer
 
 
+# --8<-- [start:pool]
 def main(address: str) -> None:
     with BeanstalkdServer() as second, BeanstalkdServer() as third:
         servers = [address, second.address, third.address]
@@ -37,6 +38,7 @@ def main(address: str) -> None:
 
         worker.run(burst=True)
         print(f"the worker drained {worker.stats().succeeded} jobs from 3 servers")
+        # --8<-- [end:pool]
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from jackd.testing import BeanstalkdServer
 
 def main(address: str = "") -> None:
     with BeanstalkdServer(binlog=True) as server:
+        # --8<-- [start:reconnect]
         # reconnect=True is the default policy, jackd.Reconnect(): 10 attempts per loss,
         # 0.05 s apart at first, doubling up to 5 s, with jitter.
         policy = jackd.Reconnect(attempts=20, first_delay=0.05, max_delay=1.0)
@@ -40,6 +41,7 @@ def main(address: str = "") -> None:
             again = client.reserve(timeout=1)  # it is ready again, for anyone
             print(f"reserved {again.body!r} again")
             client.delete(again)
+        # --8<-- [end:reconnect]
 
 
 if __name__ == "__main__":

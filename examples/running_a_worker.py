@@ -15,6 +15,7 @@ import jackd
 TUBES = ("jackd-example-emails", "jackd-example-images")
 
 
+# --8<-- [start:make-worker]
 def make_worker(address: str) -> jackd.Worker:
     worker = jackd.Worker(address, concurrency=4, grace=30.0)  # 4 threads
 
@@ -39,6 +40,7 @@ def make_worker(address: str) -> jackd.Worker:
         print(f"resized {job.body.decode()}")
 
     return worker
+    # --8<-- [end:make-worker]
 
 
 def main(address: str) -> None:
@@ -49,6 +51,7 @@ def main(address: str) -> None:
         for name in (b"cat.png", b"corrupt.png", b"later.png"):
             client.put(name)
 
+        # --8<-- [start:run]
         worker = make_worker(address)
         worker.run(burst=True)  # returns once its tubes have no ready job left
         # worker.run() runs until worker.stop(), SIGTERM or SIGINT: it then stops reserving,
@@ -58,6 +61,7 @@ def main(address: str) -> None:
             f"reserved {stats.reserved}, succeeded {stats.succeeded}, "
             f"retried {stats.retried}, buried {stats.buried}"
         )
+        # --8<-- [end:run]
 
         # Leave the tubes as they were: remove the retried and the buried job.
         for tube in TUBES:

@@ -18,6 +18,7 @@ import jackd
 from jackd.testing import BeanstalkdServer
 
 
+# --8<-- [start:tests]
 def queue_welcome_email(client: jackd.Client, to: str) -> int:
     """The code under test: queue a job for the mailer."""
     client.use("emails")
@@ -48,6 +49,7 @@ def test_queued_email_survives_a_crash(beanstalkd: BeanstalkdServer) -> None:
     beanstalkd.restart()  # the same port, the same binlog
     with jackd.connect(beanstalkd.address) as client:
         assert client.stats_job(jid).tube == "emails"
+    # --8<-- [end:tests]
 
 
 def main(address: str) -> None:

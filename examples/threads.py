@@ -18,6 +18,7 @@ import jackd
 TUBE = "jackd-example-threads"
 
 
+# --8<-- [start:threads]
 def consume(client: jackd.Client, done: queue.Queue[int]) -> None:
     """Reserve, process and delete jobs until the client is closed."""
     try:
@@ -57,6 +58,7 @@ def main(address: str) -> None:
             client.close()
         for thread in threads:
             thread.join(timeout=10)
+        # --8<-- [end:threads]
         print(f"consumers stopped: {not any(thread.is_alive() for thread in threads)}")
 
         # A shared client may also reserve, with a timeout: other threads wait at most that long.

@@ -12,6 +12,7 @@ def main(address: str) -> None:
         print(f"a new connection uses {client.list_tube_used()!r}")  # 'default'
         print(f"and watches {client.list_tubes_watched()}")  # ['default']
 
+        # --8<-- [start:tubes]
         client.use("emails")  # put, peek-ready/-delayed/-buried and kick act on "emails" now
         client.put("to: ada@example.com")
         client.use("sms")
@@ -21,6 +22,7 @@ def main(address: str) -> None:
         count = client.watch("sms")  # 3
         count = client.ignore("default")  # 2
         print(f"watching {count} tubes: {client.list_tubes_watched()}")
+        # --8<-- [end:tubes]
 
         for _ in range(2):
             job = client.reserve(timeout=0)  # the oldest ready job of the watched tubes

@@ -40,6 +40,7 @@ class Report(Generic[R]):
     failures: list[str] = field(default_factory=list)
 
 
+# --8<-- [start:loop]
 def work(
     client: jackd.Client,
     handle: Handler[R],
@@ -87,6 +88,7 @@ def work(
         report.deleted += 1
         report.results.append(result)
     return report
+    # --8<-- [end:loop]
 
 
 def square(client: jackd.Client, job: jackd.Job) -> int:
@@ -100,9 +102,11 @@ def square(client: jackd.Client, job: jackd.Job) -> int:
         n = int(task["n"])
     except (ValueError, TypeError, KeyError) as exc:
         raise PoisonError(f"cannot decode {job.body[:40]!r}") from exc
+    # --8<-- [start:touch]
     for _ in range(int(task.get("steps", 0))):
         time.sleep(0.1)  # a slow step...
         client.touch(job)  # ...then restart the TTR: we are still at it
+    # --8<-- [end:touch]
     if task.get("fail_first") and client.stats_job(job).releases == 0:
         raise RuntimeError("upstream service unavailable")
     return n * n

@@ -37,7 +37,11 @@ EOF
 import re, sys, zipfile
 wheel = zipfile.ZipFile(sys.argv[1])
 names = set(wheel.namelist())
-missing = {"jackd/py.typed", "jackd/testing/plugin.py", "jackd/testing/server.py"} - names
+missing = {
+    "jackd/py.typed", "jackd/testing/plugin.py", "jackd/testing/server.py",
+    # The console serves these from the package: without them it has no pages.
+    "jackd/web/templates/base.html", "jackd/web/static/console.js", "jackd/web/static/console.css",
+} - names
 if missing:
     sys.exit(f"the wheel lacks {sorted(missing)}")
 if any(not name.startswith(("jackd/", "jackd-")) for name in names):

@@ -19,6 +19,7 @@ import math
 import signal
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from . import _commands as cmds
@@ -110,7 +111,7 @@ class Worker(WorkerBase):
         self._aclients: list[AsyncClient] = []
         self._free = 0
         self._share = 1  # places a waiting reserver holds (see _reserve_loop)
-        self._freed: asyncio.Event | None = None
+        self._waiting: deque[tuple[asyncio.Future[int], int]] = deque()
         self._stop_event: asyncio.Event | None = None
 
     # -- running -----------------------------------------------------------------------------
@@ -129,7 +130,7 @@ class Worker(WorkerBase):
         self._forced = False
         self._signals = 0
         self._free = self.concurrency
-        self._freed = asyncio.Event()
+        self._waiting = deque()
         self._stop_event = asyncio.Event()
         signals = self._install_signals(loop)
         toucher = loop.create_task(self._touch_loop())
@@ -281,20 +282,33 @@ class Worker(WorkerBase):
     # -- reserving ---------------------------------------------------------------------------
 
     async def _places(self, most: int) -> int:
-        """Wait for free places to run handlers in; take up to ``most`` of them."""
-        assert self._freed is not None  # for mypy: set by run()
-        while not self._free:
-            self._freed.clear()
-            await self._freed.wait()
-        taken = min(self._free, most)
-        self._free -= taken
-        return taken
+        """Wait for free places to run handlers in; take up to ``most`` of them.
+
+        First come, first served: a reserver that gives places back cannot take them again
+        before the others waiting, so none of them starves.
+        """
+        if self._free and not self._waiting:
+            taken = min(self._free, most)
+            self._free -= taken
+            return taken
+        waiting: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((waiting, most))
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            if waiting.done() and not waiting.cancelled():
+                self._give_back(waiting.result())
+            raise
 
     def _give_back(self, places: int) -> None:
-        if places:
-            self._free += places
-            assert self._freed is not None  # for mypy: set by run()
-            self._freed.set()
+        self._free += places
+        while self._free and self._waiting:
+            waiting, most = self._waiting.popleft()
+            if waiting.done():
+                continue
+            taken = min(self._free, most)
+            self._free -= taken
+            waiting.set_result(taken)
 
     async def _reserve_loop(self, conn: _AConn, burst: bool) -> None:
         loop = asyncio.get_running_loop()

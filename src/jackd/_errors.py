@@ -16,10 +16,11 @@ class ConnectionLostError(JackdError, ConnectionError):
     effect.
     """
 
-    #: True when the command was sent before the connection dropped, so it may have taken
-    #: effect (a put may have stored its job); False when it was known not to have been sent.
-    #: Set where the client knows: with a reconnect policy, and in the pool.
     maybe_applied: bool = False
+    """True when the command was sent before the connection dropped, so it may have taken
+    effect (a put may have stored its job); False when it was known not to have been sent.
+    Set where the client knows: with a reconnect policy, and in the pool.
+    """
 
 
 class ProtocolError(JackdError):
@@ -29,8 +30,8 @@ class ProtocolError(JackdError):
 class ServerError(JackdError):
     """A well-formed error reply from the server; the connection stays usable."""
 
-    #: The status word the server sent, such as ``"NOT_FOUND"``.
     status: str = ""
+    """The status word the server sent, such as ``"NOT_FOUND"``."""
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.status)

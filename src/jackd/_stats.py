@@ -74,8 +74,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
 class _Stats:
     """Shared parsing for the three stats replies."""
 
-    #: Keys the server sent that this version of jackd has no field for (a newer server's).
     extra: Mapping[str, str] = field(default_factory=dict, kw_only=True, compare=False, repr=False)
+    """Keys the server sent that this version of jackd has no field for (a newer server's)."""
 
     @classmethod
     def from_mapping(cls: type[S], values: Mapping[str, str]) -> S:
@@ -122,14 +122,14 @@ class JobStats(_Stats):
 
     id: int = 0
     tube: str = ""
-    #: ``"ready"``, ``"delayed"``, ``"reserved"`` or ``"buried"``.
     state: str = ""
+    """``"ready"``, ``"delayed"``, ``"reserved"`` or ``"buried"``."""
     pri: int = 0
     age: int = 0
     delay: int = 0
     ttr: int = 0
-    #: Seconds until a reserved or delayed job changes state; 0 otherwise, may be negative.
     time_left: int = 0
+    """Seconds until a reserved or delayed job changes state; 0 otherwise, may be negative."""
     file: int = 0
     reserves: int = 0
     timeouts: int = 0
@@ -209,8 +209,8 @@ class ServerStats(_Stats):
     binlog_records_written: int = 0
     binlog_max_size: int = 0
     draining: bool = False
-    #: Random per server process: with ``hostname`` it tells restarted servers apart.
     id: str = ""
+    """Random per server process: with ``hostname`` it tells restarted servers apart."""
     hostname: str = ""
     os: str = ""
     platform: str = ""

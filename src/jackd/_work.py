@@ -172,22 +172,22 @@ def check_grace(value: float) -> float:
 class WorkerStats:
     """What a worker did, overall or for one tube. All counters are ints."""
 
-    #: Jobs reserved and handed to a handler.
     reserved: int = 0
-    #: Jobs whose handler returned normally (and that were deleted).
+    """Jobs reserved and handed to a handler."""
     succeeded: int = 0
-    #: Jobs whose handler raised anything but Retry or Bury.
+    """Jobs whose handler returned normally (and that were deleted)."""
     failed: int = 0
-    #: Jobs released for another attempt: by Retry, or by a failure with attempts left.
+    """Jobs whose handler raised anything but Retry or Bury."""
     retried: int = 0
-    #: Jobs buried: by Bury, or by a failure at max_attempts.
+    """Jobs released for another attempt: by Retry, or by a failure with attempts left."""
     buried: int = 0
-    #: Jobs released unfinished because the worker stopped.
+    """Jobs buried: by Bury, or by a failure at max_attempts."""
     released_on_stop: int = 0
-    #: Jobs whose reservation was lost before their outcome could be applied (they run again).
+    """Jobs released unfinished because the worker stopped."""
     lost: int = 0
-    #: Handlers running now.
+    """Jobs whose reservation was lost before their outcome could be applied (they run again)."""
     in_flight: int = 0
+    """Handlers running now."""
 
     def __add__(self, other: WorkerStats) -> WorkerStats:
         return WorkerStats(
@@ -224,33 +224,34 @@ class Counters:
 class JobEvent:
     """What a worker hook is told after each job: for metrics, tracing or logs."""
 
-    #: The tube the job was reserved from.
     tube: str
-    #: The job as its handler got it.
+    """The tube the job was reserved from."""
     job: Job
-    #: ``succeeded``, ``retried``, ``buried``, ``failed``, ``released_on_stop`` or ``lost``.
+    """The job as its handler got it."""
     outcome: str
-    #: What was done with the job: ``delete``, ``release``, ``bury``, or ``none`` if nothing
-    #: could be (the reservation was lost).
+    """``succeeded``, ``retried``, ``buried``, ``failed``, ``released_on_stop`` or ``lost``."""
     action: str
-    #: Seconds the handler ran.
+    """What was done with the job: ``delete``, ``release``, ``bury``, or ``none`` if nothing
+    could be (the reservation was lost).
+    """
     seconds: float
-    #: What the handler raised, if anything.
+    """Seconds the handler ran."""
     error: BaseException | None = None
-    #: Which server the job came from (``host:port``).
+    """What the handler raised, if anything."""
     server: str = ""
+    """Which server the job came from (``host:port``)."""
 
 
 @dataclass(frozen=True)
 class JobContext:
     """What a handler can learn about the job it runs: where it came from."""
 
-    #: The server the job was reserved from (``host:port``).
     server: str
-    #: The tube it was reserved from.
+    """The server the job was reserved from (``host:port``)."""
     tube: str
-    #: The job.
+    """The tube it was reserved from."""
     job: Job
+    """The job."""
 
     @property
     def ref(self) -> JobRef:

@@ -324,6 +324,10 @@ class AsyncClient:
         self._sync_tubes()
         for cmd in unanswered:
             waiter = cmd.waiter
+            if not isinstance(waiter, (_Waiter, _Callback)):
+                # The client's own repairs: the new connection gets fresh ones from
+                # _sync_tubes, and the jobs they would have given back went with the old one.
+                continue
             if isinstance(waiter, _Waiter) and waiter.abandoned:
                 continue
             if cmd.kind.replayable:
@@ -1024,8 +1028,23 @@ def _forget_transports_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_transports_after_fork)
 
 
-# Last: the asyncio worker and pool are built on AsyncClient, defined above.
-from ._aio_pool import Pool  # noqa: E402
-from ._aio_worker import Worker  # noqa: E402
+if TYPE_CHECKING:
+    from ._aio_pool import Pool
+    from ._aio_worker import Worker
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio worker and pool are built on AsyncClient: importing them here, on first
+    # use, lets either module be imported first without a circular import.
+    if name == "Worker":
+        from ._aio_worker import Worker
+
+        return Worker
+    if name == "Pool":
+        from ._aio_pool import Pool
+
+        return Pool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["AsyncClient", "AsyncPipeline", "Pool", "Worker", "connect"]

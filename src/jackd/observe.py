@@ -184,8 +184,8 @@ class TubeRow:
     watching: int = 0
     using: int = 0
     total: int = 0
-    #: The longest pause left on any server, in seconds; 0 when the tube is paused nowhere.
     paused: int = 0
+    """The longest pause left on any server, in seconds; 0 when the tube is paused nowhere."""
     rates: Rates = Rates()
 
 
@@ -252,7 +252,6 @@ def view(before: Snapshot | None, after: Snapshot) -> View:
     return View(after.at, tuple(server_rows), tube_rows)
 
 
-#: The columns ``sort_tubes`` sorts by, and what each one reads from a row.
 SORT_KEYS: Mapping[str, Callable[[TubeRow], float | str]] = {
     "name": lambda row: row.name,
     "ready": lambda row: row.ready,
@@ -265,6 +264,7 @@ SORT_KEYS: Mapping[str, Callable[[TubeRow], float | str]] = {
     "delete": lambda row: row.rates.delete or 0.0,
     "paused": lambda row: row.paused,
 }
+"""The columns ``sort_tubes`` sorts by, and what each one reads from a row."""
 
 
 def sort_tubes(rows: Iterable[TubeRow], key: str, descending: bool) -> list[TubeRow]:

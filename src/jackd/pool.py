@@ -51,8 +51,8 @@ class ServerState:
 
     address: str
     up: bool
-    #: Seconds (time.monotonic) until the pool tries it again; None while it is up.
     down_until: float | None = None
+    """Seconds (time.monotonic) until the pool tries it again; None while it is up."""
     reason: str = ""
 
 

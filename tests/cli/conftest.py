@@ -109,13 +109,6 @@ MODULES = {"thread": THREAD_MODULE, "asyncio": ASYNCIO_MODULE}
 
 _names = itertools.count()
 
-#: Why the asyncio worker is left out of the tests that kill the server under it.
-ASYNCIO_RECONNECT_DEFECT = (
-    "jackd.aio.Worker can hang for ever after a server kill (the AsyncClient defect pinned "
-    "by tests/integration/test_found_defects.py): it reconnects at once, sometimes to the "
-    "dying server's listener, loses that connection too, and then holds every command"
-)
-
 
 @dataclass
 class WorkerModule:

@@ -6,7 +6,6 @@ The full form is ``python -m jackd.testing.chaos --jobs 50000 --workers 4 --kill
 from __future__ import annotations
 
 import importlib.util
-import re
 import subprocess
 import sys
 import threading
@@ -19,15 +18,10 @@ import jackd
 from jackd.testing import chaos
 from jackd.testing.chaos import ChaosReport, run_chaos
 
-from .conftest import ASYNCIO_RECONNECT_DEFECT
-
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    ["thread", pytest.param("asyncio", marks=pytest.mark.skip(reason=ASYNCIO_RECONNECT_DEFECT))],
-)
+@pytest.mark.parametrize("kind", ["thread", "asyncio"])
 def test_no_acknowledged_job_is_lost_through_server_kills(
     tmp_path: Path, beanstalkd_binary: str, kind: str
 ) -> None:
@@ -47,6 +41,30 @@ def test_no_acknowledged_job_is_lost_through_server_kills(
     assert report.duplicates == report.processed - 5_000
     assert report.left == {}
     assert report.seconds < 40
+
+
+@pytest.mark.parametrize("kind", ["thread", "asyncio"])
+def test_over_three_servers_with_one_killed_and_restarted(
+    tmp_path: Path, beanstalkd_binary: str, kind: str
+) -> None:
+    # The pool issue's form: producers through a jackd.Pool, workers on every server.
+    report = run_chaos(
+        3_000,
+        workers=2,
+        kills=2,
+        kind=kind,
+        servers=3,
+        timeout=40,
+        binary=beanstalkd_binary,
+        directory=tmp_path,
+    )
+    assert report.ok, report.summary()
+    assert (report.acknowledged, report.distinct, report.missing, report.left) == (
+        3_000,
+        3_000,
+        [],
+        {},
+    )
 
 
 def test_the_command_line_runs_it_and_prints_the_report(
@@ -127,7 +145,9 @@ def test_a_worker_process_that_dies_fails_the_run(
     assert report.bad_exits == []
     assert "FAILED: worker 0 exited by itself with code 9" in report.summary()
     assert report.missing == [str(n) for n in range(5)]
-    assert re.search(r"worker 0's log ends:\ndying on job \d+\n", report.summary() + "\n")
+    # Its slots each take a job at once, so any of them (even two, their lines mixed) may be
+    # the one that dies first.
+    assert "worker 0's log ends:\ndying on job" in report.summary()
 
 
 def test_the_report_says_what_failed() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -61,21 +62,50 @@ def test_usage_errors_exit_2(invoke: Invoke, args: list[str], message: str) -> N
     assert message in result.stderr
 
 
-@pytest.mark.parametrize(
-    "servers",
-    [
-        ["--server", "127.0.0.1:11300", "--server", "127.0.0.1:11301"],
-        ["--server", "127.0.0.1:11300,127.0.0.1:11301"],
-    ],
-)
-def test_several_servers_are_a_usage_error_until_the_pool(
-    invoke: Invoke, write_module: WriteModule, servers: list[str]
+@pytest.mark.parametrize("comma", [False, True])
+def test_several_servers_are_all_consumed_from(
+    invoke: Invoke,
+    beanstalkd_factory: Any,
+    comma: bool,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    module = write_module(None)
-    result = invoke("worker", module.target("recorder"), *servers)
-    assert result.exit_code == EXIT_USAGE
-    assert "one --server for now" in result.stderr
-    assert "multi-server pool" in result.stderr
+    servers = [beanstalkd_factory(), beanstalkd_factory()]
+    for n, server in enumerate(servers):
+        with jackd.connect(server.address) as client:
+            client.put(b"on server %d" % n)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = _drainer(tmp_path)
+    if comma:
+        args = ["--server", ",".join(s.address for s in servers)]
+    else:
+        args = [arg for s in servers for arg in ("--server", s.address)]
+    result = invoke("worker", module, *args, "--burst")
+    assert result.exit_code == EXIT_OK, result.stderr
+    for server in servers:
+        with jackd.connect(server.address) as client:
+            assert client.stats().current_jobs_ready == 0
+
+
+def _drainer(where: Any) -> str:
+    """Write a worker module that deletes every job of the default tube; name its worker."""
+    import textwrap
+
+    (where / "jackd_drainer.py").write_text(
+        textwrap.dedent(
+            """
+            import jackd
+
+            worker = jackd.Worker()
+
+
+            @worker.handler("default")
+            def drain(job):
+                pass
+            """
+        )
+    )
+    return "jackd_drainer:worker"
 
 
 def test_help_names_the_exit_codes_and_the_group_lists_worker(invoke: Invoke) -> None:

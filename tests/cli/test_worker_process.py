@@ -20,7 +20,6 @@ from jackd.cli import EXIT_OK, EXIT_UNREACHABLE
 from jackd.testing import BeanstalkdFactory, BeanstalkdServer
 
 from .conftest import (
-    ASYNCIO_RECONNECT_DEFECT,
     WorkerModule,
     WorkerProcess,
     WriteModule,
@@ -163,8 +162,6 @@ def test_an_unreachable_server_is_given_up_on_within_30_s(
 def test_the_worker_carries_on_after_the_server_restarts(
     spawn: Spawn, write_module: WriteModule, beanstalkd_factory: BeanstalkdFactory, kind: str
 ) -> None:
-    if kind == "asyncio":
-        pytest.skip(ASYNCIO_RECONNECT_DEFECT)
     server = beanstalkd_factory(binlog=True)
     module = write_module(None, kind=kind)
     process = spawn(module.target("recorder"), "--server", server.address)

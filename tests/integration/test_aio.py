@@ -211,7 +211,8 @@ def test_cancelled_use_and_watch_leave_the_tubes_as_they_were(server: Beanstalkd
             using = asyncio.create_task(client.use("elsewhere"))
             watching = asyncio.create_task(client.watch("extra"))
             ignoring = asyncio.create_task(client.ignore("default"))
-            await asyncio.sleep(0.05)
+            # All three sent, behind the reserve, before they are cancelled.
+            await until(lambda: _pending(client, 4))
             for task in (using, watching, ignoring):
                 task.cancel()
             jid = await producer.put(b"unblock")
@@ -262,6 +263,11 @@ def test_socket_timeout_closes_and_fails_later_calls(server: BeanstalkdServer) -
             await client.delete(job)
 
     run(main)
+
+
+async def _pending(client: jackd.aio.AsyncClient, n: int) -> bool:
+    """Whether ``n`` commands are sent and unanswered (private state: nothing public says)."""
+    return len(client._core.pending) == n
 
 
 async def _waiting_count(client: jackd.aio.AsyncClient, n: int) -> bool:

@@ -1,4 +1,8 @@
-"""Every example in examples/ runs against a real beanstalkd, and the README quotes them truly.
+"""Every example in examples/ runs against a real beanstalkd, and the README and docs show them.
+
+The README quotes examples (each Python block names its file on its first line, and its lines
+are checked against that file); the docs pages include them when the site is built
+(``--8<-- "examples/NAME.py:SECTION"``), so they cannot drift. Together they show every one.
 
 examples/ is not a package: each example is loaded from its file under a private module name,
 with examples/ on sys.path for the imports between examples (worker imports producer).
@@ -74,6 +78,10 @@ EXPECTED = {
         "sending to ada@example.com",
         "resized cat.png",
         "reserved 4, succeeded 2, retried 1, buried 1",
+    ],
+    "worker_metrics": [
+        'jackd_worker_jobs_total{outcome="succeeded",tube="jackd-example-metered"} 2.0',
+        'jackd_worker_jobs_total{outcome="buried",tube="jackd-example-metered"} 1.0',
     ],
     "many_servers": [
         "round-robin: [3, 3, 3] jobs per server",
@@ -246,10 +254,12 @@ def readme_blocks() -> list[tuple[str, str]]:
 
 
 def test_readme_names_an_example_for_every_python_block() -> None:
+    # The README tours the main features, one short quote each; the docs show the rest.
     blocks = readme_blocks()
-    assert len(blocks) >= 8
     named = {path for path, _ in blocks}
-    assert named == {f"examples/{name}.py" for name in EXPECTED}
+    assert named <= {f"examples/{name}.py" for name in EXPECTED}
+    tour = {"quickstart", "running_a_worker", "reconnecting", "asyncio_worker", "batches"}
+    assert {f"examples/{name}.py" for name in tour} <= named
 
 
 @pytest.mark.parametrize(
@@ -267,3 +277,36 @@ def test_readme_block_is_quoted_from_its_example(path: str, code: str) -> None:
             at = source.index(line, at) + 1
         except ValueError:
             pytest.fail(f"{path} has no line {line!r} (after line {at})")
+
+
+# -- the docs ----------------------------------------------------------------------------
+
+DOCS = ROOT / "docs"
+_INCLUDE = re.compile(r'^--8<-- "(examples/\w+\.py)(?::([\w-]+))?"$', re.MULTILINE)
+_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):([\w-]+)\]$", re.MULTILINE)
+
+
+def docs_includes() -> list[tuple[str, str | None]]:
+    """Each example file (and section) a docs page includes."""
+    return [
+        (m[1], m[2])
+        for page in sorted(DOCS.rglob("*.md"))
+        for m in _INCLUDE.finditer(page.read_text())
+    ]
+
+
+def test_readme_and_docs_show_every_example() -> None:
+    shown = {path for path, _ in readme_blocks()} | {path for path, _ in docs_includes()}
+    assert shown == {f"examples/{name}.py" for name in EXPECTED}
+
+
+def test_every_example_section_is_included_and_well_formed() -> None:
+    # The build fails on a missing section; an unused or unbalanced marker would only rot.
+    included = {(path, section) for path, section in docs_includes() if section}
+    for path in sorted(EXAMPLES.glob("*.py")):
+        markers = _MARKER.findall(path.read_text())
+        starts = [name for kind, name in markers if kind == "start"]
+        ends = [name for kind, name in markers if kind == "end"]
+        assert starts == ends, f"{path.name}: start and end markers do not pair up"
+        for name in starts:
+            assert (f"examples/{path.name}", name) in included, f"{path.name}:{name} is not shown"

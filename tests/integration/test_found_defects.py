@@ -33,13 +33,6 @@ def answer_restore(conn: FakeConnection, count: int) -> None:
         conn.send(b"WATCHING 2\r\n" if line.startswith(b"watch ") else b"WATCHING 1\r\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AsyncClient: a loss while the tubes are being restored after a reconnect replays "
-    "the restore commands on the next connection without counting them in _fixing, so each "
-    "reply takes _fixing below 0 and every later command is held for ever (a jackd.aio."
-    "Worker then hangs with its jobs reserved, and cannot stop)",
-)
 def test_a_loss_while_restoring_the_tubes_does_not_hold_later_commands() -> None:
     hang_up = threading.Event()
     restored = threading.Event()

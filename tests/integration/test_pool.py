@@ -266,7 +266,19 @@ def test_worker_over_three_servers_with_jobs_on_one(
     with jackd.connect(three[2].address) as producer:
         producer.use("t")
         wait_until(lambda: producer.stats_tube("t").current_watching, lambda n: n > 0)
-        time.sleep(1.5)  # every slot is now waiting somewhere; most of them elsewhere
+    # Every slot (or reserver) is waiting somewhere; most of them on another server.
+    waiting = [jackd.connect(s.address) for s in three]
+    try:
+        wait_until(
+            lambda: sum(c.stats().current_waiting for c in waiting),
+            lambda n: n >= 3,
+            what="the worker waiting on the servers",
+        )
+    finally:
+        for c in waiting:
+            c.close()
+    with jackd.connect(three[2].address) as producer:
+        producer.use("t")
         put_at = time.monotonic()
         for i in range(5):
             producer.put(b"only here %d" % i)

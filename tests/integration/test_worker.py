@@ -343,8 +343,9 @@ def test_idle_worker_stops_within_a_second(flavor: Flavor) -> None:
     flavor.make(concurrency=3)
     flavor.handle("t")
     flavor.start()
-    wait_until(lambda: flavor.worker.stats().reserved, lambda n: n == 0)
-    time.sleep(0.2)  # let it reach its reserves; an empty tube has no state to wait on
+    with jackd.connect(flavor.address) as observer:
+        # Every slot (thread worker) or the reserver (asyncio) waits in a reserve.
+        wait_until(lambda: observer.stats().current_waiting, lambda n: n >= 1, what="reserves")
     stopped = time.monotonic()
     flavor.worker.stop()
     flavor.join()

@@ -9,6 +9,7 @@ from .bury import bury
 from .clear import clear
 from .delete import delete
 from .export import export
+from .exporter import exporter
 from .import_ import import_
 from .kick import kick, kick_job
 from .move import move
@@ -18,6 +19,7 @@ from .put import put
 from .stats import stats
 from .top import top
 from .tubes import tubes
+from .web import web
 from .worker import worker
 
 
@@ -44,3 +46,5 @@ jackd.add_command(move)
 jackd.add_command(export)
 jackd.add_command(import_)
 jackd.add_command(top)
+jackd.add_command(web)
+jackd.add_command(exporter)

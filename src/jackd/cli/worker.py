@@ -37,10 +37,6 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: The levels ``--log-level`` takes.
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-_MULTI_SERVER = (
-    "one --server for now: running a worker over several servers comes with the multi-server pool"
-)
-
 
 class LoadError(click.ClickException):
     """MODULE:ATTRIBUTE names no worker: the module or attribute is missing, or not a Worker."""
@@ -115,14 +111,13 @@ def _check_target(ctx: click.Context, param: click.Parameter, value: str) -> str
 def _check_servers(
     ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 ) -> tuple[str, ...]:
-    if len(value) > 1 or any("," in url for url in value):
-        raise click.BadParameter(_MULTI_SERVER, ctx, param)
-    for url in value:
+    urls = tuple(part.strip() for url in value for part in url.split(",") if part.strip())
+    for url in urls:
         try:
             parse_address(url)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
-    return value
+    return urls
 
 
 def _check_grace(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -193,6 +188,25 @@ def run_worker(worker: AnyWorker, burst: bool) -> None:
         raise WorkerFailed(f"the worker failed:\n{traceback.format_exc()}") from None
 
 
+def serve_metrics(worker: AnyWorker, host: str, port: int) -> None:
+    """Instrument ``worker`` and serve its metrics with prometheus_client, on a daemon thread."""
+    try:
+        from prometheus_client import start_http_server
+
+        from ..metrics import instrument
+    except ImportError:
+        raise LoadError(
+            "--metrics-port needs the metrics extra: pip install 'jackd[metrics]'"
+        ) from None
+    instrument(worker)
+    try:
+        httpd, _ = start_http_server(port, addr=host)
+    except OSError as exc:
+        raise WorkerFailed(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
+    shown = f"[{host}]" if ":" in host else host
+    log.info("metrics on http://%s:%d/metrics", shown, httpd.server_address[1])
+
+
 @click.command(short_help="Run a jackd.Worker or jackd.aio.Worker.")
 @click.argument("target", metavar="MODULE:ATTRIBUTE", callback=_check_target)
 @click.option(
@@ -203,7 +217,8 @@ def run_worker(worker: AnyWorker, burst: bool) -> None:
     metavar="URL",
     callback=_check_servers,
     help="The beanstalkd server, instead of the worker's own address "
-    "(host:port, beanstalk://, beanstalks://, unix://).",
+    "(host:port, beanstalk://, beanstalks://, unix://); repeat it, or separate with commas, "
+    "to consume from several servers.",
 )
 @click.option(
     "--concurrency",
@@ -226,6 +241,19 @@ def run_worker(worker: AnyWorker, burst: bool) -> None:
     show_default=True,
     help="The lowest level of the log lines written to stderr.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="Serve the worker's Prometheus metrics (jackd_worker_*) on this port; needs the "
+    "metrics extra.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address --metrics-port listens on.",
+)
 def worker(
     target: str,
     servers: tuple[str, ...],
@@ -233,6 +261,8 @@ def worker(
     grace: float | None,
     burst: bool,
     log_level: str,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     r"""Run the worker MODULE:ATTRIBUTE names (a jackd.Worker or jackd.aio.Worker).
 
@@ -253,13 +283,15 @@ def worker(
         try:
             loaded = load_worker(target)
             if servers:
-                loaded.address = servers[0]
+                loaded.address = servers[0] if len(servers) == 1 else list(servers)
             if concurrency is not None:
                 loaded.concurrency = concurrency
             if grace is not None:
                 loaded.grace = grace
             if not loaded.tubes:
                 raise LoadError(f"{target} has no handlers: register one with @worker.handler")
+            if metrics_port is not None:
+                serve_metrics(loaded, metrics_host, metrics_port)
             run_worker(loaded, burst)
         except KeyboardInterrupt:
             # Before the worker took the signals over (or after it gave them back): nothing

@@ -40,6 +40,7 @@ from pathlib import Path
 from .._errors import ConnectionLostError
 from .._reconnect import Reconnect
 from ..client import Client
+from ..pool import Pool
 from .server import BeanstalkdServer
 
 TUBE = "jackd-chaos"
@@ -223,20 +224,34 @@ class _Producer(threading.Thread):
         self.not_sent = 0
         self.error: BaseException | None = None
         self.client: Client | None = None
+        self.pool: Pool | None = None
 
     def run(self) -> None:
         try:
-            self.client = Client(self.address, reconnect=_PRODUCER_RECONNECT, timeout=10)
-            self.client.use(TUBE)
+            if "," in self.address:
+                # Several servers: a pool, which fails over; a put it could not place on any
+                # live server was not sent (the servers come back), like one of unknown fate
+                # is retried here, at least once.
+                pool = self.pool = Pool(self.address, timeout=10)
+                pool.use(TUBE)
+                put: Callable[..., object] = pool.put
+            else:
+                client = self.client = Client(
+                    self.address, reconnect=_PRODUCER_RECONNECT, timeout=10
+                )
+                client.use(TUBE)
+                put = client.put
             for body in self.bodies:
                 while not self.stop.is_set():
                     try:
-                        self.client.put(str(body), ttr=60)
+                        put(str(body), ttr=60)
                     except (ConnectionLostError, TimeoutError) as exc:
                         if isinstance(exc, TimeoutError) or exc.maybe_applied:
                             self.unknown_fate += 1
                         else:
                             self.not_sent += 1
+                            if self.pool is not None:
+                                time.sleep(0.01)  # every server down: wait for one to be due
                         continue
                     self.acknowledged += 1
                     break
@@ -247,16 +262,18 @@ class _Producer(threading.Thread):
         finally:
             if self.client is not None:
                 self.client.close()
+            if self.pool is not None:
+                self.pool.close()
 
 
-def _left_in(client: Client) -> dict[str, int]:
-    stats = client.stats()
-    counts = {
-        "ready": stats.current_jobs_ready,
-        "reserved": stats.current_jobs_reserved,
-        "delayed": stats.current_jobs_delayed,
-        "buried": stats.current_jobs_buried,
-    }
+def _left_in(clients: Sequence[Client]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for client in clients:
+        stats = client.stats()
+        counts["ready"] += stats.current_jobs_ready
+        counts["reserved"] += stats.current_jobs_reserved
+        counts["delayed"] += stats.current_jobs_delayed
+        counts["buried"] += stats.current_jobs_buried
     return {state: n for state, n in counts.items() if n}
 
 
@@ -273,6 +290,7 @@ def run_chaos(
     kills: int = 5,
     *,
     kind: str = "thread",
+    servers: int = 1,
     concurrency: int = 4,
     producers: int = 2,
     down: float = 0.1,
@@ -284,13 +302,16 @@ def run_chaos(
     """Run the chaos test and return what it saw (see the module doc).
 
     ``kind`` is ``thread`` or ``asyncio``, the worker the processes run, each with
-    ``concurrency``; the server stays down ``down`` seconds each time it is killed. Everything
+    ``concurrency``. With ``servers`` above 1 the producers put through a ``jackd.Pool`` and
+    the workers consume from every server, while the first server is the one killed; it stays
+    down ``down`` seconds each time. Everything
     must be done within ``timeout`` seconds. The files go to ``directory`` (kept), else to a
     temporary directory removed when the run passed. ``say`` gets a line at each stage.
     """
     if kind not in _WORKERS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    for name, value in (("jobs", jobs), ("workers", workers), ("producers", producers)):
+    checks = (("jobs", jobs), ("workers", workers), ("producers", producers), ("servers", servers))
+    for name, value in checks:
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     if kills < 0:
@@ -308,7 +329,11 @@ def run_chaos(
     report = ChaosReport(jobs, kind, workers, directory=str(work))
     started = time.monotonic()
     deadline = started + timeout
-    server = BeanstalkdServer(binary=binary, binlog=work / "binlog")
+    fleet = [
+        BeanstalkdServer(binary=binary, binlog=work / f"binlog-{n}" if n else work / "binlog")
+        for n in range(servers)
+    ]
+    server = fleet[0]
     records = _Records(work)
     stop = threading.Event()
     processes: list[subprocess.Popen[bytes]] = []
@@ -319,8 +344,10 @@ def run_chaos(
         return sum(t.acknowledged for t in threads)
 
     try:
-        server.start()
-        say(f"beanstalkd at {server.address}, binlog in {server.binlog_dir}")
+        for each in fleet:
+            each.start()
+            say(f"beanstalkd at {each.address}, binlog in {each.binlog_dir}")
+        addresses = ",".join(each.address for each in fleet)
         for n in range(workers):
             with open(work / f"worker-{n}.log", "wb") as log:
                 processes.append(
@@ -332,7 +359,7 @@ def run_chaos(
                             "worker",
                             f"{_MODULE}:worker",
                             "--server",
-                            server.address,
+                            addresses,
                             "--concurrency",
                             str(concurrency),
                             "--log-level",
@@ -347,9 +374,7 @@ def run_chaos(
                         stderr=subprocess.STDOUT,
                     )
                 )
-        threads += [
-            _Producer(server.address, range(p, jobs, producers), stop) for p in range(producers)
-        ]
+        threads += [_Producer(addresses, range(p, jobs, producers), stop) for p in range(producers)]
         for thread in threads:
             thread.start()
 
@@ -397,21 +422,27 @@ def run_chaos(
         passed = passed and wait("the producers", lambda: all(not t.is_alive() for t in threads))
         if passed:
             say(f"all {acknowledged():,} puts acknowledged; waiting for the workers")
-        with Client(server.address, reconnect=True) as watcher:
+        watchers = [Client(each.address, reconnect=True) for each in fleet]
+        try:
 
             def finished() -> bool:
                 if records.distinct < jobs:
                     return False
-                report.left = _left_in(watcher)
+                report.left = _left_in(watchers)
                 return not report.left
 
             passed = passed and wait("every job to be processed and the server empty", finished)
-            report.left = _left_in(watcher)
+            report.left = _left_in(watchers)
+        finally:
+            for watcher in watchers:
+                watcher.close()
     finally:
         stop.set()
         for thread in threads:
             if thread.client is not None:
                 thread.client.close()  # stops a reconnect under way
+            if thread.pool is not None:
+                thread.pool.close()
             thread.join(10)
         for process in processes:
             if process.poll() is None:
@@ -427,7 +458,8 @@ def run_chaos(
                 code = None
             if code != 0 and all(n != died for died, _ in report.died):
                 report.bad_exits.append((n, code))
-        server.stop()
+        for each in fleet:
+            each.stop()
     records.scan()
     report.seconds = time.monotonic() - started
     report.acknowledged = acknowledged()
@@ -459,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=50_000, help="jobs to put (50000)")
     parser.add_argument("--workers", type=int, default=4, help="worker processes (4)")
     parser.add_argument("--kills", type=int, default=5, help="server kills and restarts (5)")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="servers (1); with more, the first is killed"
+    )
     parser.add_argument("--kind", choices=KINDS, default="thread", help="the worker (thread)")
     parser.add_argument("--concurrency", type=int, default=4, help="per worker process (4)")
     parser.add_argument("--producers", type=int, default=2, help="producer threads (2)")
@@ -480,6 +515,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.workers,
             args.kills,
             kind=args.kind,
+            servers=args.servers,
             concurrency=args.concurrency,
             producers=args.producers,
             down=args.down,
