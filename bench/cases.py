@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import gc
-import re
+import os
+import resource
+import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from bench import raw
+from bench import competitors, raw
+from bench.servers import CpuProbe, Kind
 
 BODY = b"x" * 100
 """The body of every small job."""
@@ -32,49 +35,95 @@ CONNECTIONS = 8
 """Connections of the multi-connection asyncio scenario."""
 TASKS_PER_CONNECTION = TASKS // CONNECTIONS
 
-_RUSAGE = re.compile(rb"^rusage-[us]time: ([0-9.]+)$", re.MULTILINE)
+
+def _tree_cpu() -> float:
+    """CPU seconds (user + system) of this process, all its threads and all its children.
+
+    Reaped children count through ``RUSAGE_CHILDREN``; live ones (forked worker processes of
+    a competitor) are read from ``/proc``, with whatever their own reaped children used.
+    """
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = time.process_time() + kids.ru_utime + kids.ru_stime
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _children(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile: counted once reaped
+        total += sum(int(v) for v in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return found
 
 
 class Timer:
-    """Times the block it wraps, and the CPU time this process and the server used in it.
+    """Times the block it wraps, and the CPU time the client and the server used in it.
 
-    Before the clock starts it collects garbage and reads the server's ``rusage`` over a
+    Before the clock starts it collects garbage and reads the server's CPU time over a
     connection of its own (also after the clock stops), so the block measures only the client
-    under test. With a profiler, profiling is on exactly while the clock runs.
+    under test. The client's CPU time includes every thread and every child process. With a
+    profiler, profiling is on exactly while the clock runs. ``start()`` and ``stop()`` may be
+    called from different threads (a competitor's worker runs in the main thread while another
+    thread sees it finish).
     """
 
-    def __init__(self, address: str, profiler: cProfile.Profile | None = None) -> None:
-        self._probe = raw.connect(address)
+    def __init__(
+        self, address: str, profiler: cProfile.Profile | None = None, server: Kind = "beanstalkd"
+    ) -> None:
+        self._probe = CpuProbe(address, server)
         self._profiler = profiler
         self._started = 0.0
         self._cpu_started = 0.0
         self._server_started = 0.0
+        self._lock = threading.Lock()
         self.seconds: float | None = None
         """Wall-clock seconds of the timed block, once it ended."""
         self.server_cpu: float | None = None
         """Seconds of CPU (user + system) the server used during the block."""
         self.client_cpu: float | None = None
-        """Seconds of CPU (user + system, all threads) this process used during the block."""
+        """Seconds of CPU (user + system, all threads and children) the client used in it."""
 
     def server_rusage(self) -> float:
-        """The server's CPU seconds so far, read with ``stats``."""
-        sock = self._probe
-        sock.sendall(b"stats\r\n")
-        data = b""
-        while True:
-            data += sock.recv(65536)
-            head, sep, rest = data.partition(b"\r\n")
-            if sep and len(rest) >= int(head.split()[1]) + 2:
-                break
-        return sum(float(value) for value in _RUSAGE.findall(rest))
+        """The server's CPU seconds so far."""
+        return self._probe.cpu()
 
-    def __enter__(self) -> Timer:
+    def start(self) -> None:
         self._server_started = self.server_rusage()
         gc.collect()
         if self._profiler is not None:
             self._profiler.enable()
-        self._cpu_started = time.process_time()
+        self._cpu_started = _tree_cpu()
         self._started = time.perf_counter()
+
+    def stop(self) -> None:
+        """Stop the clock (only the first call counts)."""
+        seconds = time.perf_counter() - self._started
+        cpu = _tree_cpu() - self._cpu_started
+        with self._lock:
+            if self.seconds is not None:
+                return
+            if self._profiler is not None:
+                self._profiler.disable()
+            self.seconds = seconds
+            self.client_cpu = cpu
+            self.server_cpu = self.server_rusage() - self._server_started
+
+    def __enter__(self) -> Timer:
+        self.start()
         return self
 
     def __exit__(
@@ -83,14 +132,10 @@ class Timer:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        seconds = time.perf_counter() - self._started
-        cpu = time.process_time() - self._cpu_started
-        if self._profiler is not None:
-            self._profiler.disable()
         if exc_type is None:
-            self.seconds = seconds
-            self.client_cpu = cpu
-            self.server_cpu = self.server_rusage() - self._server_started
+            self.stop()
+        elif self._profiler is not None:
+            self._profiler.disable()
 
     def close(self) -> None:
         """Close the probe connection."""
@@ -112,6 +157,13 @@ class Case:
     """How tables name the client; ``client`` if empty."""
     may_fail: bool = False
     """A failure is a finding ("fails"), not an error of the suite."""
+    server: Kind = "beanstalkd"
+    """The server the case runs on: a fresh beanstalkd, or a fresh Redis (competitors)."""
+    scale: float = 1.0
+    """This case's N as a fraction of the scenario's (the slow competitors run fewer jobs)."""
+    group: str = ""
+    """For targets over the best of several cases: "jackd" (jackd's worker runtimes) or
+    "competitor" (the Redis job queues)."""
 
     @property
     def title(self) -> str:
@@ -132,9 +184,10 @@ class Scenario:
     reference: str
     """The client the others are compared with."""
     cases: tuple[Case, ...]
-    kind: Literal["put", "drain", "roundtrip"]
+    kind: Literal["put", "drain", "roundtrip", "work"]
     """What the server must show afterwards: jobs put and ready, a pre-filled tube drained,
-    or jobs put and deleted again."""
+    or jobs put and deleted again ("work": the case fills the tube itself, warm-up jobs
+    first, and processes them all)."""
     what: str
     """A sentence for the report: what exactly is timed."""
     server_args: tuple[str, ...] = ()
@@ -145,9 +198,14 @@ class Scenario:
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefill", self.kind == "drain")
 
-    def sizes(self, scale: float) -> tuple[int, int]:
-        """``(n, warm)``: timed and warm-up operations at ``scale`` times the full size."""
+    def sizes(self, scale: float, case: Case | None = None) -> tuple[int, int]:
+        """``(n, warm)``: timed and warm-up operations at ``scale`` times the full size.
+
+        With ``case``, that case's sizes (some run a fraction of the scenario's N).
+        """
         g = self.granularity
+        if case is not None:
+            scale *= case.scale
         n = max(g, round(self.n * scale) // g * g)
         warm = max(g, min(1000, n // 10) // g * g)
         return n, warm
@@ -448,6 +506,152 @@ async def conns_aiostalk(address: str, n: int, warm: int, timer: Timer) -> None:
             await client.close()
 
 
+# -- 6. worker runtimes: processing a pre-filled tube with a no-op handler -------------------
+#
+# Every case fills the tube itself (raw pipelined puts, untimed): first ``warm`` jobs, which it
+# processes untimed the same way (imports, code paths and connections warm up), then ``n``
+# jobs, and times from the worker's start until all ``n`` are processed.
+
+THREADS = 8
+"""Threads of the hand-written multi-threaded loop and of ``jackd.Worker(concurrency=8)``."""
+AIO_CONCURRENCY = 200
+"""Concurrency of ``jackd.aio.Worker`` (and arq) in the asyncio worker scenario."""
+
+
+def _two_phases(address: str, n: int, warm: int, timer: Timer, work: Callable[[int], None]) -> None:
+    """Fill ``warm`` jobs and ``work`` them untimed; fill ``n`` and ``work`` them timed."""
+    raw.fill(address, warm, BODY)
+    work(warm)
+    raw.fill(address, n, BODY)
+    with timer:
+        work(n)
+
+
+def loop_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    import jackd
+
+    with jackd.connect(address) as client:
+
+        def work(count: int) -> None:
+            for _ in range(count):
+                job = client.reserve()
+                client.delete(job)
+
+        _two_phases(address, n, warm, timer, work)
+
+
+def loop_greenstalk(address: str, n: int, warm: int, timer: Timer) -> None:
+    import greenstalk
+
+    with greenstalk.Client(host_port(address), encoding=None) as client:
+
+        def work(count: int) -> None:
+            for _ in range(count):
+                job = client.reserve()
+                client.delete(job)
+
+        _two_phases(address, n, warm, timer, work)
+
+
+def threads_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    """Eight threads, each with a connection of its own, each looping until the tube is empty.
+
+    The loop is ``reserve(timeout=0)`` + ``delete``: a blocking reserve would never return
+    once the tube is empty. Connecting and starting the threads is part of the timed work,
+    as it is for ``jackd.Worker``.
+    """
+    import jackd
+
+    def loop(done: list[int]) -> None:
+        count = 0
+        with jackd.connect(address) as client:
+            while True:
+                try:
+                    job = client.reserve(timeout=0)
+                except jackd.TimedOutError:
+                    break
+                client.delete(job)
+                count += 1
+        done.append(count)
+
+    def work(count: int) -> None:
+        done: list[int] = []
+        threads = [threading.Thread(target=loop, args=(done,)) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if sum(done) != count:
+            raise RuntimeError(f"the threads processed {sum(done)} jobs, expected {count}")
+
+    _two_phases(address, n, warm, timer, work)
+
+
+def drain_raw(address: str, n: int, warm: int, timer: Timer) -> None:
+    with raw.connect(address) as sock:
+        _two_phases(address, n, warm, timer, lambda count: raw.drain_pipelined(sock, count))
+
+
+def worker_jackd(concurrency: int) -> Run:
+    """``jackd.Worker(address, concurrency=...)`` with a no-op handler, ``run(burst=True)``."""
+
+    def run(address: str, n: int, warm: int, timer: Timer) -> None:
+        import jackd
+
+        if not hasattr(jackd, "Worker"):
+            raise Skip("jackd.Worker does not exist in this tree yet")
+
+        def work(count: int) -> None:
+            worker = jackd.Worker(address, concurrency=concurrency)
+
+            @worker.handler("default")
+            def handle(job: jackd.Job) -> None:
+                pass
+
+            worker.run(burst=True)
+            done = worker.stats().succeeded
+            if done != count:
+                raise RuntimeError(f"the worker processed {done} jobs, expected {count}")
+
+        _two_phases(address, n, warm, timer, work)
+
+    return run
+
+
+def aio_worker_jackd(concurrency: int) -> Run:
+    """``jackd.aio.Worker(address, concurrency=...)``, async no-op handler, burst."""
+
+    async def run(address: str, n: int, warm: int, timer: Timer) -> None:
+        import jackd.aio
+
+        if not hasattr(jackd.aio, "Worker"):
+            raise Skip("jackd.aio.Worker does not exist in this tree yet")
+
+        async def work(count: int) -> None:
+            worker = jackd.aio.Worker(address, concurrency=concurrency)
+
+            @worker.handler("default")
+            async def handle(job: jackd.Job) -> None:
+                pass
+
+            await asyncio.wait_for(worker.run(burst=True), timeout=300)
+            done = worker.stats().succeeded
+            if done != count:
+                raise RuntimeError(f"the worker processed {done} jobs, expected {count}")
+
+        raw.fill(address, warm, BODY)
+        await work(warm)
+        raw.fill(address, n, BODY)
+        with timer:
+            await work(n)
+
+    return run
+
+
+class Skip(Exception):  # noqa: N818 - not an error: the case cannot run in this tree
+    """Raised by a case that cannot run here (the API it measures does not exist yet)."""
+
+
 # -- the scenarios --------------------------------------------------------------------------
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -583,6 +787,112 @@ SCENARIOS: tuple[Scenario, ...] = (
             Case("jackd.aio", conns_jackd, label="jackd.aio, 1 task/conn"),
             Case("aiostalk", conns_aiostalk, label="aiostalk, 1 task/conn"),
             Case("jackd.aio-tasks", conns_jackd_tasks, label="jackd.aio, 125 tasks/conn"),
+        ),
+    ),
+    Scenario(
+        key="worker1",
+        number="6a",
+        title="workers, concurrency 1: a pre-filled tube, no-op handler",
+        n=20_000,
+        unit="jobs/s",
+        reference="loop",
+        kind="work",
+        what="Processing a pre-filled queue of 100-byte jobs with a no-op handler, one at a "
+        "time, timed from the worker's start until all N jobs are done. The hand-written "
+        "loops are `job = client.reserve(); client.delete(job)`; raw is the pipelined drain "
+        "(the server's limit); the competitors run on a fresh Redis.",
+        cases=(
+            Case("loop", loop_jackd, label="jackd hand-written loop"),
+            Case("greenstalk", loop_greenstalk, label="greenstalk hand-written loop"),
+            Case("raw", drain_raw, label="raw pipelined drain"),
+            Case("worker", worker_jackd(1), label="jackd.Worker(concurrency=1)", group="jackd"),
+            *(
+                Case(name, run, label=label, server="redis", scale=scale, group="competitor")
+                for name, run, label, scale in (
+                    ("rq", competitors.rq_case(1), "rq, 1 SimpleWorker", 0.25),
+                    (
+                        "dramatiq",
+                        competitors.dramatiq_case(1, 1),
+                        "dramatiq, 1 process x 1 thread",
+                        0.25,
+                    ),
+                    ("arq", competitors.arq_case(1), "arq, max_jobs=1", 0.25),
+                    ("celery", competitors.celery_case("solo", 1), "celery, solo pool", 0.25),
+                )
+            ),
+        ),
+    ),
+    Scenario(
+        key="worker8",
+        number="6b",
+        title="workers, concurrency 8: a pre-filled tube, no-op handler",
+        n=20_000,
+        unit="jobs/s",
+        reference="threads",
+        kind="work",
+        what="As 6a with 8 handlers at once: eight threads each running the hand-written jackd "
+        "loop (`reserve(timeout=0)` + `delete` until the tube is empty) on a connection of its "
+        "own, `jackd.Worker(concurrency=8)`, and each competitor at concurrency 8.",
+        cases=(
+            Case("threads", threads_jackd, label="jackd loop x 8 threads"),
+            Case("raw", drain_raw, label="raw pipelined drain"),
+            Case(
+                "worker", worker_jackd(THREADS), label="jackd.Worker(concurrency=8)", group="jackd"
+            ),
+            *(
+                Case(name, run, label=label, server="redis", scale=scale, group="competitor")
+                for name, run, label, scale in (
+                    ("rq", competitors.rq_case(8), "rq, 8 SimpleWorker processes", 0.25),
+                    (
+                        "dramatiq",
+                        competitors.dramatiq_case(2, 4),
+                        "dramatiq, 2 processes x 4 threads",
+                        0.25,
+                    ),
+                    ("arq", competitors.arq_case(8), "arq, max_jobs=8", 0.25),
+                    (
+                        "celery",
+                        competitors.celery_case("threads", 8),
+                        "celery, threads pool x 8",
+                        0.25,
+                    ),
+                    (
+                        "celery-prefork",
+                        competitors.celery_case("prefork", 8),
+                        "celery, prefork pool x 8",
+                        0.25,
+                    ),
+                )
+            ),
+        ),
+    ),
+    Scenario(
+        key="worker200",
+        number="6c",
+        title="asyncio workers, concurrency 200: a pre-filled tube, no-op handler",
+        n=20_000,
+        unit="jobs/s",
+        reference="raw",
+        kind="work",
+        what="As 6a with up to 200 handlers at once in one event loop: "
+        "`jackd.aio.Worker(concurrency=200)` and arq with `max_jobs=200`; raw is the pipelined "
+        "drain.",
+        cases=(
+            Case("raw", drain_raw, label="raw pipelined drain"),
+            Case(
+                "aio-worker",
+                aio_worker_jackd(AIO_CONCURRENCY),
+                label="jackd.aio.Worker(concurrency=200)",
+                group="jackd",
+            ),
+            Case(
+                "arq",
+                competitors.arq_case(AIO_CONCURRENCY),
+                label="arq, max_jobs=200",
+                server="redis",
+                scale=0.25,
+                group="competitor",
+            ),
         ),
     ),
 )

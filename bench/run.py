@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import hashlib
 import importlib.metadata
@@ -31,6 +32,7 @@ from typing import Literal
 
 import jackd
 from bench.cases import SCENARIOS, Case, Scenario, find
+from bench.servers import RedisServer
 from jackd.testing import BeanstalkdServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,8 @@ RESULTS = ROOT / "bench" / "RESULTS.md"
 ANALYSIS = ROOT / "bench" / "ANALYSIS.md"
 QUICK_SCALE = 0.05
 WORKER_TIMEOUT = 600.0
+COMPETITORS = ("rq", "dramatiq", "arq", "celery")
+"""The job queues of the worker scenarios (a case "celery-prefork" is one of celery's)."""
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,19 @@ class Sample:
     server_cpu: float = 0.0
     client_cpu: float = 0.0
     error: str = ""
+    n: int = 0
+    """Timed operations (the case's N)."""
+    skipped: bool = False
+    """The case could not run in this tree (``error`` says why): not a failure."""
 
 
 @dataclass(frozen=True)
 class Target:
-    """A goal for jackd, checked on the split placement."""
+    """A goal for jackd, checked on the split placement.
+
+    ``client`` and ``reference`` name a case, or ``"best:GROUP"``: the best of the cases of
+    that group (``Case.group``), per round and by median.
+    """
 
     text: str
     scenario: str
@@ -97,6 +109,54 @@ TARGETS = (
         "raw",
         ">=",
         0.5,
+    ),
+    Target(
+        "jackd.Worker(concurrency=1) vs the hand-written jackd loop",
+        "worker1",
+        "worker",
+        "loop",
+        ">=",
+        0.9,
+    ),
+    Target(
+        "jackd.Worker(concurrency=8) vs 8 threads of the hand-written loop",
+        "worker8",
+        "worker",
+        "threads",
+        ">=",
+        0.8,
+    ),
+    Target(
+        "jackd.aio.Worker(concurrency=200) vs the raw pipelined drain",
+        "worker200",
+        "aio-worker",
+        "raw",
+        ">=",
+        0.5,
+    ),
+    Target(
+        "concurrency 1: best jackd worker vs best of rq/dramatiq/arq/celery",
+        "worker1",
+        "best:jackd",
+        "best:competitor",
+        ">=",
+        5.0,
+    ),
+    Target(
+        "concurrency 8: best jackd worker vs best of rq/dramatiq/arq/celery",
+        "worker8",
+        "best:jackd",
+        "best:competitor",
+        ">=",
+        5.0,
+    ),
+    Target(
+        "concurrency 200: jackd.aio.Worker vs arq",
+        "worker200",
+        "best:jackd",
+        "best:competitor",
+        ">=",
+        5.0,
     ),
 )
 
@@ -129,10 +189,15 @@ def measure(
 ) -> Sample:
     """Run one case on a fresh server in a fresh worker process, and check what it did.
 
-    ``source`` holds the ``jackd`` package the worker imports (a snapshot of the tree).
+    ``source`` holds the ``jackd`` package the worker imports (a snapshot of the tree). The
+    server is a beanstalkd, or for a competitor a Redis (which the case checks itself: each
+    library keeps its queue its own way).
     """
-    n, warm = scenario.sizes(scale)
-    with BeanstalkdServer(*scenario.server_args) as server:
+    n, warm = scenario.sizes(scale, case)
+    server: BeanstalkdServer | RedisServer = (
+        RedisServer() if case.server == "redis" else BeanstalkdServer(*scenario.server_args)
+    )
+    with server:
         os.sched_setaffinity(server.pid, {placement.server_cpu})
         command = [
             sys.executable,
@@ -160,24 +225,28 @@ def measure(
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return Sample(ok=False, error=f"no result within {WORKER_TIMEOUT:.0f} s")
+            return Sample(ok=False, n=n, error=f"no result within {WORKER_TIMEOUT:.0f} s")
         lines = done.stdout.strip().splitlines()
         if profile:
             print("\n".join(lines[:-1]))
         if done.returncode != 0 or not lines:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            return Sample(ok=False, error=f"worker exited {done.returncode}: {tail[0][:300]}")
+            return Sample(ok=False, n=n, error=f"worker exited {done.returncode}: {tail[0][:300]}")
         reply = json.loads(lines[-1])
         if not reply["ok"]:
-            return Sample(ok=False, error=str(reply["error"]))
+            return Sample(
+                ok=False, n=n, error=str(reply["error"]), skipped=bool(reply.get("skipped"))
+            )
         imported = reply.get("jackd")
         if imported is not None and not imported.startswith(str(source)):
-            return Sample(ok=False, error=f"the worker imported jackd from {imported}")
-        problem = check_server(server.address, scenario, n, warm)
-        if problem:
-            return Sample(ok=False, error=f"server state after the run: {problem}")
+            return Sample(ok=False, n=n, error=f"the worker imported jackd from {imported}")
+        if case.server == "beanstalkd":
+            problem = check_server(server.address, scenario, n, warm)
+            if problem:
+                return Sample(ok=False, n=n, error=f"server state after the run: {problem}")
         return Sample(
             ok=True,
+            n=n,
             seconds=reply["seconds"],
             server_cpu=reply["server_cpu"],
             client_cpu=reply["client_cpu"],
@@ -205,11 +274,11 @@ def check_server(address: str, scenario: Scenario, n: int, warm: int) -> str:
     return ", ".join(wrong)
 
 
-def value(scenario: Scenario, n: int, sample: Sample) -> float:
+def value(scenario: Scenario, sample: Sample) -> float:
     """The sample in the scenario's unit: jobs per second, or milliseconds per job."""
     if scenario.unit == "ms/job":
-        return sample.seconds * 1000 / n
-    return n / sample.seconds
+        return sample.seconds * 1000 / sample.n
+    return sample.n / sample.seconds
 
 
 # -- the results ----------------------------------------------------------------------------
@@ -218,38 +287,60 @@ Results = dict[tuple[str, str, str], list[Sample | None]]
 """(placement, scenario key, client) -> one sample per round (None: not measured)."""
 
 
-def values(
-    results: Results, place: str, scenario: Scenario, client: str, scale: float
-) -> list[float]:
-    n, _ = scenario.sizes(scale)
+def values(results: Results, place: str, scenario: Scenario, client: str) -> list[float]:
     return [
-        value(scenario, n, s) for s in results.get((place, scenario.key, client), []) if s and s.ok
+        value(scenario, s) for s in results.get((place, scenario.key, client), []) if s and s.ok
     ]
 
 
-def failures(results: Results, place: str, scenario: Scenario, client: str) -> list[str]:
-    return [s.error for s in results.get((place, scenario.key, client), []) if s and not s.ok]
+def failures(results: Results, place: str, scenario: Scenario, client: str) -> list[Sample]:
+    return [s for s in results.get((place, scenario.key, client), []) if s and not s.ok]
+
+
+def _members(scenario: Scenario, who: str) -> list[str]:
+    """The clients ``who`` stands for: one case, or ``best:GROUP``'s cases."""
+    if who.startswith("best:"):
+        group = who.removeprefix("best:")
+        return [c.client for c in scenario.cases if c.group == group]
+    return [who]
+
+
+def _best(scenario: Scenario, got: list[float]) -> float:
+    return min(got) if scenario.unit == "ms/job" else max(got)
+
+
+def series(
+    results: Results, place: str, scenario: Scenario, who: str
+) -> tuple[float | None, list[float | None]]:
+    """(median, one value per round) of a client, or of the best of a group.
+
+    For a group, the median is its best member's median and a round's value is the best
+    member's value in that round.
+    """
+    members = _members(scenario, who)
+    medians = [statistics.median(v) for c in members if (v := values(results, place, scenario, c))]
+    rounds = max((len(results.get((place, scenario.key, c), [])) for c in members), default=0)
+    per_round: list[float | None] = []
+    for i in range(rounds):
+        got = []
+        for c in members:
+            samples = results.get((place, scenario.key, c), [])
+            if i < len(samples) and (s := samples[i]) is not None and s.ok:
+                got.append(value(scenario, s))
+        per_round.append(_best(scenario, got) if got else None)
+    return (_best(scenario, medians) if medians else None), per_round
 
 
 def ratio(
-    results: Results, place: str, scenario: Scenario, client: str, ref: str, scale: float
+    results: Results, place: str, scenario: Scenario, client: str, ref: str
 ) -> tuple[float, float, float] | None:
     """(ratio of medians, lowest and highest ratio within one round), or None."""
-    mine = values(results, place, scenario, client, scale)
-    theirs = values(results, place, scenario, ref, scale)
-    if not mine or not theirs:
+    mine, my_rounds = series(results, place, scenario, client)
+    theirs, their_rounds = series(results, place, scenario, ref)
+    if mine is None or theirs is None:
         return None
-    n, _ = scenario.sizes(scale)
-    rounds = [
-        value(scenario, n, a) / value(scenario, n, b)
-        for a, b in zip(
-            results.get((place, scenario.key, client), []),
-            results.get((place, scenario.key, ref), []),
-            strict=False,
-        )
-        if a and b and a.ok and b.ok
-    ]
-    median = statistics.median(mine) / statistics.median(theirs)
+    rounds = [a / b for a, b in zip(my_rounds, their_rounds, strict=False) if a is not None and b]
+    median = mine / theirs
     return median, min(rounds, default=median), max(rounds, default=median)
 
 
@@ -261,62 +352,80 @@ def fmt(number: float) -> str:
     return f"{number:.2f}"
 
 
-def scenario_table(results: Results, place: str, scenario: Scenario, scale: float) -> list[str]:
+def _sizes_text(scenario: Scenario, scale: float) -> str:
     n, warm = scenario.sizes(scale)
+    text = f"N = {n:,} timed operations after {warm:,} warm-up ones"
+    others = sorted({scenario.sizes(scale, c) for c in scenario.cases} - {(n, warm)}, reverse=True)
+    for other_n, other_warm in others:
+        who = ", ".join(
+            c.client for c in scenario.cases if scenario.sizes(scale, c) == (other_n, other_warm)
+        )
+        text += f" ({who}: N = {other_n:,} after {other_warm:,})"
+    return text
+
+
+def scenario_table(results: Results, place: str, scenario: Scenario, scale: float) -> list[str]:
     better = "lower is better" if scenario.unit == "ms/job" else "higher is better"
     ref_title = scenario.case(scenario.reference).title
     has_raw = any(c.client == "raw" for c in scenario.cases) and scenario.reference != "raw"
     lines = [
         f"#### {scenario.number}. {scenario.title}",
         "",
-        f"{scenario.what} N = {n:,} timed operations after {warm:,} warm-up ones; "
-        f"{scenario.unit}, {better}.",
+        f"{scenario.what} {_sizes_text(scenario, scale)}; {scenario.unit}, {better}.",
         "",
         f"| client | median {scenario.unit} | min | max | vs {ref_title} (per-round range) "
         + ("| vs raw " if has_raw else "")
-        + "| server CPU busy | client CPU µs/job |",
-        "|---|---:|---:|---:|---:|" + ("---:|" if has_raw else "") + "---:|---:|",
+        + "| server CPU busy | server CPU µs/job | client CPU µs/job |",
+        "|---|---:|---:|---:|---:|" + ("---:|" if has_raw else "") + "---:|---:|---:|",
     ]
     for case in scenario.cases:
-        got = values(results, place, scenario, case.client, scale)
+        got = values(results, place, scenario, case.client)
+        errors = failures(results, place, scenario, case.client)
         if not got:
-            errors = failures(results, place, scenario, case.client)
-            why = f"fails: {errors[0]}" if errors else "not measured"
-            cols = 6 if has_raw else 5
+            if errors:
+                why = ("skipped: " if errors[0].skipped else "fails: ") + errors[0].error
+            else:
+                why = "not measured"
+            cols = 7 if has_raw else 6
             lines.append(f"| {case.title} | {why} |" + " |" * cols)
             continue
-        r = ratio(results, place, scenario, case.client, scenario.reference, scale)
+        r = ratio(results, place, scenario, case.client, scenario.reference)
         rel = "" if r is None else f"{r[0]:.2f}x ({r[1]:.2f}-{r[2]:.2f})"
         raw_col = ""
         if has_raw:
-            rr = ratio(results, place, scenario, case.client, "raw", scale)
+            rr = ratio(results, place, scenario, case.client, "raw")
             raw_col = "" if rr is None else f"{rr[0]:.2f}x"
         samples = [s for s in results.get((place, scenario.key, case.client), []) if s and s.ok]
         busy = statistics.median(s.server_cpu / s.seconds for s in samples)
-        cpu = statistics.median(s.client_cpu for s in samples) / n * 1e6
+        server = statistics.median(s.server_cpu / s.n for s in samples) * 1e6
+        cpu = statistics.median(s.client_cpu / s.n for s in samples) * 1e6
         lines.append(
             f"| {case.title} | **{fmt(statistics.median(got))}** | {fmt(min(got))} | "
             f"{fmt(max(got))} | {rel} |"
             + (f" {raw_col} |" if has_raw else "")
-            + f" {busy:.0%} | {fmt(cpu)} |"
+            + f" {busy:.0%} | {fmt(server)} | {fmt(cpu)} |"
         )
-        errors = failures(results, place, scenario, case.client)
         if errors:
-            lines[-1] += f" ({len(errors)} failed: {errors[0]})"
+            lines[-1] += f" ({len(errors)} failed: {errors[0].error})"
     lines.append("")
     return lines
 
 
-def target_lines(results: Results, scale: float, place: str) -> list[str]:
+def target_lines(results: Results, place: str, scenarios: Sequence[Scenario]) -> list[str]:
     lines = [
         "| target | measured (per-round range) | goal | result |",
         "|---|---:|---:|:---:|",
     ]
+    by_key = {s.key: s for s in scenarios}
     for target in TARGETS:
-        scenario = next(s for s in SCENARIOS if s.key == target.scenario)
-        r = ratio(results, place, scenario, target.client, target.reference, scale)
+        scenario = by_key.get(target.scenario)
+        r = (
+            None
+            if scenario is None
+            else ratio(results, place, scenario, target.client, target.reference)
+        )
         if r is None:
-            lines.append(f"| {target.text} | not measured | {target.op} {target.goal} | - |")
+            lines.append(f"| {target.text} | not measured | {target.op} {target.goal}x | - |")
             continue
         passed = r[0] >= target.goal if target.op == ">=" else r[0] <= target.goal
         lines.append(
@@ -340,8 +449,29 @@ def machine() -> dict[str, str]:
         ).stdout.strip()
     except OSError:
         server = "not found"
+    try:
+        redis = (
+            subprocess.run(
+                ["redis-server", "--version"], capture_output=True, text=True, check=False
+            )
+            .stdout.split(" sha=")[0]
+            .strip()
+        )
+    except OSError:
+        redis = "redis-server not found"
     versions = []
-    for package in ("jackd", "greenstalk", "pystalk", "aiostalk"):
+    for package in (
+        "jackd",
+        "greenstalk",
+        "pystalk",
+        "aiostalk",
+        "rq",
+        "dramatiq",
+        "arq",
+        "celery",
+        "kombu",
+        "redis",
+    ):
         try:
             versions.append(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
@@ -356,6 +486,7 @@ def machine() -> dict[str, str]:
         "python": f"{platform.python_implementation()} {platform.python_version()}, "
         "default asyncio event loop",
         "beanstalkd": server,
+        "redis": redis,
         "clients": ", ".join(versions),
         "tree": git or "unknown",
     }
@@ -425,7 +556,8 @@ def report(
         f"- CPU: {info['cpu']}",
         f"- OS: {info['os']}",
         f"- Python: {info['python']}",
-        f"- Server: {info['beanstalkd']} (a fresh server per measurement, on 127.0.0.1)",
+        f"- Server: {info['beanstalkd']} (a fresh server per measurement, on 127.0.0.1); the "
+        f"job queues compared in scenarios 6a-6c on {info['redis']} (likewise)",
         f"- Clients: {info['clients']}",
         f"- jackd tree: {info['tree']}; the workers imported a copy of src/jackd taken at "
         f"the start (digest {sources[0]})",
@@ -460,7 +592,7 @@ def report(
     if split is None:
         lines += ["Not evaluated: the split placement was not measured.", ""]
     else:
-        lines += [*target_lines(results, scale, split), ""]
+        lines += [*target_lines(results, split, scenarios), ""]
     if ANALYSIS.exists():
         # Written by hand after profiling, so that it survives every --write.
         lines += ["## Where the time goes", "", ANALYSIS.read_text().strip(), ""]
@@ -495,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", help="comma-separated scenario keys: " + ",".join(s.key for s in SCENARIOS)
     )
+    parser.add_argument(
+        "--competitors",
+        help="comma-separated job queues to measure in the worker scenarios: "
+        f"{','.join(COMPETITORS)} (default all; 'none' for none)",
+    )
     parser.add_argument("--write", action="store_true", help=f"write {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--output", type=Path, help="write the report to this file")
     parser.add_argument("--json", type=Path, help="also write every sample as JSON here")
@@ -519,7 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenario, case = find(args.profile)
         except KeyError as exc:
             parser.error(str(exc.args[0]))
-        n, _ = scenario.sizes(scale)
+        n, _ = scenario.sizes(scale, case)
         print(f"# profiling {args.profile}, N = {n:,}, {used[0].describe()}")
         source = snapshot()
         try:
@@ -529,7 +666,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not sample.ok:
             print(f"failed: {sample.error}")
             return 1
-        print(f"{fmt(value(scenario, n, sample))} {scenario.unit} (under cProfile)")
+        print(f"{fmt(value(scenario, sample))} {scenario.unit} (under cProfile)")
         return 0
 
     scenarios = list(SCENARIOS)
@@ -539,6 +676,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown scenario(s) {unknown}")
         scenarios = [s for s in SCENARIOS if s.key in keys]
+    if args.competitors:
+        wanted = {c.strip() for c in args.competitors.split(",") if c.strip()} - {"none"}
+        unknown = sorted(wanted - set(COMPETITORS))
+        if unknown:
+            parser.error(f"unknown competitor(s) {unknown}; known: {', '.join(COMPETITORS)}")
+        scenarios = [
+            dataclasses.replace(
+                s,
+                cases=tuple(
+                    c
+                    for c in s.cases
+                    if c.group != "competitor" or c.client.split("-")[0] in wanted
+                ),
+            )
+            for s in scenarios
+        ]
 
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.monotonic()
@@ -555,14 +708,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for place in order:
             for scenario in scenarios:
                 shift = rnd % len(scenario.cases)
-                n, _ = scenario.sizes(scale)
                 for case in scenario.cases[shift:] + scenario.cases[:shift]:
+                    n, _ = scenario.sizes(scale, case)
                     sample = measure(scenario, case, scale, place, source)
                     samples = results.setdefault((place.name, scenario.key, case.client), [])
                     samples.extend([None] * (rnd - len(samples)))
                     samples.append(sample)
                     if sample.ok:
-                        shown = f"{fmt(value(scenario, n, sample))} {scenario.unit}"
+                        shown = f"{fmt(value(scenario, sample))} {scenario.unit}"
+                    elif sample.skipped:
+                        shown = f"skipped: {sample.error}"
                     else:
                         shown = f"fails: {sample.error}"
                         if not case.may_fail:

@@ -1,9 +1,10 @@
 """One measurement, in a process of its own: ``python -m bench.worker CASE ADDRESS N WARM``.
 
-The parent (``bench.run``) starts a fresh server for each measurement and this process on the
-CPU it was told; it prints one JSON line: ``{"ok": true, "seconds": ..., "server_cpu": ..., ...}``
-or ``{"ok": false, "error": "..."}``. With ``--profile`` it first prints where the timed
-block spent its time (cProfile).
+The parent (``bench.run``) starts a fresh server (beanstalkd, or Redis for a competitor) for
+each measurement and this process on the CPU it was told; it prints one JSON line:
+``{"ok": true, "seconds": ..., "server_cpu": ..., ...}``, ``{"ok": false, "error": "..."}``,
+or ``{"ok": false, "skipped": true, "error": "why"}`` for a case that cannot run in this tree.
+With ``--profile`` it first prints where the timed block spent its time (cProfile).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import traceback
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     parser.add_argument("case", help="scenario/client, e.g. put/jackd")
-    parser.add_argument("address", help="host:port of a fresh beanstalkd")
+    parser.add_argument("address", help="host:port of a fresh beanstalkd (or Redis)")
     parser.add_argument("n", type=int, help="timed operations")
     parser.add_argument("warm", type=int, help="untimed warm-up operations first")
     parser.add_argument("--cpu", type=int, help="pin this process to this CPU first")
@@ -38,11 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     profiler = cProfile.Profile() if args.profile else None
     if scenario.prefill:
         raw.fill(args.address, args.warm + args.n, cases.BODY)
-    timer = cases.Timer(args.address, profiler)
+    timer = cases.Timer(args.address, profiler, case.server)
     try:
         outcome = case.run(args.address, args.n, args.warm, timer)
         if inspect.iscoroutine(outcome):
             asyncio.run(outcome)
+        if timer.seconds is None:
+            raise RuntimeError("the case never ran its timed part")
+    except cases.Skip as exc:
+        print(json.dumps({"ok": False, "skipped": True, "error": str(exc)}))
+        return 0
     except Exception as exc:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         if isinstance(exc, asyncio.TimeoutError):

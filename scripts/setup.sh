@@ -2,9 +2,10 @@
 # Installs what jackd's demo, tests and benchmarks need on a Debian machine (run as root, or
 # with sudo available): Debian's beanstalkd, stunnel4 (the TLS tests put it in front of
 # beanstalkd), tmux (the jackd top tests run it in a real terminal), Chromium and chromedriver
-# (the web console's browser tests drive a real headless one) and Python venv support, then a
-# virtualenv in .venv holding jackd (editable) with its dev extras. Safe to run again: it only
-# adds what is missing.
+# (the web console's browser tests drive a real headless one), redis-server (the job queues
+# bench/ compares jackd's workers with run on it) and Python venv support, then a virtualenv in
+# .venv holding jackd (editable) with its dev extras. Safe to run again: it only adds what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || nee
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 

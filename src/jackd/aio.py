@@ -44,7 +44,7 @@ from ._commands import (
     Seconds,
 )
 from ._errors import ConnectionLostError, JackdError, ProtocolError
-from ._io import connect_error, tune
+from ._io import connect_error, hung_up, tune
 from ._pipeline import Batch, PipelineBase, outcomes, put_batch, reserve_batch, reserved_jobs
 from ._protocol import Command, Core, Payload
 from ._reconnect import Reconnect, reconnect_policy
@@ -316,7 +316,11 @@ class AsyncClient:
                 f"attempt{'s' if attempts != 1 else ''}; last error: {last}"
             )
         self._closed_because = error
-        self._fail_all([*unanswered, *self._held], error)
+        for cmd in unanswered:
+            # What was sent may have taken effect, whether or not the client came back.
+            fate = error if cmd.kind.replayable else None
+            self._answer(cmd, fate or unknown_fate(cmd, self._core.label, f"{error}"))
+        self._fail_all(list(self._held), error)
         self._held.clear()
 
     def _resume(self, unanswered: list[Command[Any]], started: float) -> None:
@@ -489,6 +493,16 @@ class AsyncClient:
         must see their effect. And while reconnecting there is no connection to send on.
         """
         cmd.waiter = waiter
+        if (
+            self.reconnect is not None
+            and not cmd.kind.replayable
+            and not self._core.pending
+            and self._transport is not None
+            and self._hung_up()
+        ):
+            # The server went away while we were idle, and the loop has not seen it yet:
+            # nothing is sent on that connection, so this command is not of unknown fate.
+            self._lose(ConnectionLostError(f"{self._core.label} closed the connection"))
         if self._transport is None:
             if self._reviving is None:
                 if self.reconnect is None or self._closing:
@@ -505,6 +519,17 @@ class AsyncClient:
             self._held.append(cmd)
             return
         self._transmit(cmd)
+
+    def _hung_up(self) -> bool:
+        """Whether the server has closed the idle connection (the sync shell's check)."""
+        assert self._transport is not None  # for mypy: callers check
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        # A duplicate of the descriptor, as asyncio's socket wrapper allows no recv; peeking
+        # on it reads the same stream and consumes nothing.
+        with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+            return hung_up(peek)
 
     def _fixup(self, cmd: Command[Any], then: Callable[[Command[Any]], None]) -> None:
         """Send a repair command of the client's own at once; ``then`` gets its reply."""

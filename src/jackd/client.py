@@ -86,7 +86,7 @@ class Client:
 
     ``reconnect`` (True, or a ``jackd.Reconnect`` policy) makes the client reconnect when the
     connection is lost, restoring the used tube and the watch list before anything else is
-    sent; see the README's section on reconnecting for what is sent again and what is not.
+    sent; see the docs' page on connection loss for what is sent again and what is not.
     Without it, a lost connection stays lost: every later call raises ``ConnectionLostError``.
 
     The client connects at once; a failure raises ``ConnectionLostError``, a ``ConnectionError``.

@@ -137,16 +137,7 @@ def test_put_many_skips_a_dead_server_and_reports_when_none_is_left(
 @pytest.mark.parametrize(
     "at_least_once",
     [
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                reason="defect: when the AsyncClient's reconnect fails, aio.py fails the "
-                "unanswered commands with a plain 'cannot connect' error (maybe_applied False) "
-                "instead of unknown_fate as client.py does, so jackd.aio.Pool puts a job of "
-                "unknown fate again on another server without at_least_once",
-                strict=True,
-            ),
-        ),
+        False,
         True,
     ],
 )
