@@ -8,10 +8,13 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import jackd
 from jackd.testing import chaos
 from jackd.testing.chaos import ChaosReport, run_chaos
 
@@ -117,7 +120,6 @@ def test_a_lost_job_fails_the_run_and_is_named(
 
 DYING = """
 import os
-import sys
 
 import jackd
 
@@ -126,7 +128,7 @@ worker = jackd.Worker()
 
 @worker.handler({tube!r})
 def record(job):
-    print("dying on job", job.id, file=sys.stderr, flush=True)
+    os.write(2, f"dying on job {{job.id}}\\n".encode())  # one write: whole lines from each thread
     os._exit(9)
 """
 
@@ -226,3 +228,25 @@ def test_records_count_only_whole_lines(tmp_path: Path) -> None:
     assert records.counts == {"1": 2, "2": 1, "34": 1}
     assert records.distinct == 3
     assert chaos._tail(tmp_path / "no such log") == ""
+
+
+def test_a_failing_producer_fails_the_run(
+    tmp_path: Path, beanstalkd_binary: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = jackd.Client
+
+    def no_client(*args: Any, **kwargs: Any) -> jackd.Client:
+        if threading.current_thread().name.startswith("chaos-producer"):
+            raise RuntimeError("no client for producers")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(chaos, "Client", no_client)
+    report = run_chaos(
+        10, workers=1, kills=1, timeout=20, binary=beanstalkd_binary, directory=tmp_path
+    )
+    assert not report.ok
+    assert report.kills == 0  # the kill waited for progress that could not come
+    assert report.acknowledged == 0
+    summary = report.summary()
+    assert "FAILED: a producer failed: [RuntimeError('no client for producers')" in summary
+    assert "FAILED: only 0 of 10 puts acknowledged" in summary

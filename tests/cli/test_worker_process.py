@@ -19,7 +19,14 @@ import jackd
 from jackd.cli import EXIT_OK, EXIT_UNREACHABLE
 from jackd.testing import BeanstalkdFactory, BeanstalkdServer
 
-from .conftest import WorkerModule, WorkerProcess, WriteModule, free_port, put, wait_for
+from .conftest import (
+    WorkerModule,
+    WorkerProcess,
+    WriteModule,
+    free_port,
+    put,
+    wait_for,
+)
 
 Spawn = Callable[..., WorkerProcess]
 
