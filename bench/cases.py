@@ -394,6 +394,26 @@ def put_many_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
                 client.put_many(bodies)
 
 
+def put_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
+    """Raw pipelined puts in jackd's call structure: 1000 per write, then all their replies."""
+    with raw.connect(address) as sock:
+        for _ in range(warm // BATCH):
+            raw.put_pipelined(sock, BATCH, BODY)
+        with timer:
+            for _ in range(n // BATCH):
+                raw.put_pipelined(sock, BATCH, BODY)
+
+
+def drain_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
+    """The raw drain in jackd's call structure: 1000 reserves, then their 1000 deletes."""
+    with raw.connect(address) as sock:
+        for _ in range(warm // BATCH):
+            raw.drain_pipelined(sock, BATCH, batch=BATCH)
+        with timer:
+            for _ in range(n // BATCH):
+                raw.drain_pipelined(sock, BATCH, batch=BATCH)
+
+
 def drain_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
     import jackd
 
@@ -718,10 +738,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         kind="put",
         granularity=BATCH,
         what="jackd `put_many` of 1000 bodies per call; raw sends all N puts in one write "
-        "and reads the N replies.",
+        "and reads the N replies; raw, 1000 per round trip, does what `put_many` does: 1000 "
+        "puts in one write, then their replies, then the next 1000.",
         cases=(
             Case("jackd", put_many_jackd, label="jackd put_many"),
             Case("raw", put_raw, label="raw pipelined"),
+            Case("raw-rounds", put_raw_rounds, label="raw, 1000 per round trip"),
         ),
     ),
     Scenario(
@@ -734,10 +756,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         kind="drain",
         what="Draining a pre-filled tube: jackd `reserve_many(1000, timeout=0)` then "
         "`delete_many` of what came; raw pipelines `reserve-with-timeout 0` x N, then "
-        "`delete <id>` x N.",
+        "`delete <id>` x N; raw, 1000 per round trip, sends 1000 reserves, then their "
+        "deletes, then the next 1000, as jackd does.",
         cases=(
             Case("jackd", drain_jackd, label="jackd reserve_many+delete_many"),
             Case("raw", reserve_raw, label="raw pipelined"),
+            Case("raw-rounds", drain_raw_rounds, label="raw, 1000 per round trip"),
         ),
     ),
     Scenario(

@@ -97,9 +97,25 @@ TARGETS = (
     Target(
         "1 MiB put->reserve->delete, time vs greenstalk", "big", "jackd", "greenstalk", "<=", 0.8
     ),
-    Target("put_many vs raw pipelined puts", "put_many", "jackd", "raw", ">=", 0.8),
+    Target("put_many vs raw pipelined puts", "put_many", "jackd", "raw", ">=", 0.9),
+    Target(
+        "put_many vs raw, 1000 puts per round trip",
+        "put_many",
+        "jackd",
+        "raw-rounds",
+        ">=",
+        0.9,
+    ),
     Target(
         "reserve_many+delete_many drain vs raw pipelined drain", "drain", "jackd", "raw", ">=", 0.7
+    ),
+    Target(
+        "reserve_many+delete_many drain vs raw, 1000 per round trip",
+        "drain",
+        "jackd",
+        "raw-rounds",
+        ">=",
+        0.7,
     ),
     Target("asyncio sequential put vs aiostalk", "aio_put", "jackd.aio", "aiostalk", ">=", 1.3),
     Target(
