@@ -4,6 +4,8 @@ A scenario is one workload (say "put a 100-byte job, one command at a time"); a 
 client running it. Every case does the same work on a fresh server: ``warm`` untimed
 operations, then ``n`` timed ones inside ``with timer:``. The client libraries are imported
 inside the case functions, so each measurement's process loads only the client it measures.
+A scenario with several servers (``Scenario.servers``) hands its cases their addresses
+joined by commas (``"127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"``).
 """
 
 from __future__ import annotations
@@ -75,16 +77,17 @@ class Timer:
 
     Before the clock starts it collects garbage and reads the server's CPU time over a
     connection of its own (also after the clock stops), so the block measures only the client
-    under test. The client's CPU time includes every thread and every child process. With a
-    profiler, profiling is on exactly while the clock runs. ``start()`` and ``stop()`` may be
-    called from different threads (a competitor's worker runs in the main thread while another
+    under test; with several servers (``address`` holds commas), the sum of their CPU times.
+    The client's CPU time includes every thread and every child process. With a profiler,
+    profiling is on exactly while the clock runs. ``start()`` and ``stop()`` may be called
+    from different threads (a competitor's worker runs in the main thread while another
     thread sees it finish).
     """
 
     def __init__(
         self, address: str, profiler: cProfile.Profile | None = None, server: Kind = "beanstalkd"
     ) -> None:
-        self._probe = CpuProbe(address, server)
+        self._probes = [CpuProbe(part, server) for part in address.split(",")]
         self._profiler = profiler
         self._started = 0.0
         self._cpu_started = 0.0
@@ -98,8 +101,8 @@ class Timer:
         """Seconds of CPU (user + system, all threads and children) the client used in it."""
 
     def server_rusage(self) -> float:
-        """The server's CPU seconds so far."""
-        return self._probe.cpu()
+        """The server's CPU seconds so far (with several servers, their sum)."""
+        return sum(probe.cpu() for probe in self._probes)
 
     def start(self) -> None:
         self._server_started = self.server_rusage()
@@ -138,11 +141,13 @@ class Timer:
             self._profiler.disable()
 
     def close(self) -> None:
-        """Close the probe connection."""
-        self._probe.close()
+        """Close the probe connections."""
+        for probe in self._probes:
+            probe.close()
 
 
-#: A case's code: (server address, timed operations, warm-up operations, timer).
+#: A case's code: (server address, timed operations, warm-up operations, timer). With several
+#: servers, the address is theirs joined by commas.
 Run = Callable[[str, int, int, Timer], "Coroutine[Any, Any, None] | None"]
 
 
@@ -193,6 +198,9 @@ class Scenario:
     server_args: tuple[str, ...] = ()
     granularity: int = 1
     """``n`` and the warm-up are rounded to a multiple of this (batches, tasks)."""
+    servers: int = 1
+    """Fresh beanstalkd servers per measurement (all pinned where the placement puts the
+    server); the checks and the server CPU columns are over all of them, summed."""
     prefill: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -518,11 +526,21 @@ AIO_CONCURRENCY = 200
 """Concurrency of ``jackd.aio.Worker`` (and arq) in the asyncio worker scenario."""
 
 
+def _fill_each(address: str, count: int) -> None:
+    """Fill ``count`` jobs, split evenly over the (comma-separated) servers."""
+    servers = address.split(",")
+    for server in servers:
+        raw.fill(server, count // len(servers), BODY)
+
+
 def _two_phases(address: str, n: int, warm: int, timer: Timer, work: Callable[[int], None]) -> None:
-    """Fill ``warm`` jobs and ``work`` them untimed; fill ``n`` and ``work`` them timed."""
-    raw.fill(address, warm, BODY)
+    """Fill ``warm`` jobs and ``work`` them untimed; fill ``n`` and ``work`` them timed.
+
+    With several servers each gets an equal share of the jobs.
+    """
+    _fill_each(address, warm)
     work(warm)
-    raw.fill(address, n, BODY)
+    _fill_each(address, n)
     with timer:
         work(n)
 
@@ -593,16 +611,20 @@ def drain_raw(address: str, n: int, warm: int, timer: Timer) -> None:
 
 
 def worker_jackd(concurrency: int) -> Run:
-    """``jackd.Worker(address, concurrency=...)`` with a no-op handler, ``run(burst=True)``."""
+    """``jackd.Worker(address, concurrency=...)`` with a no-op handler, ``run(burst=True)``.
+
+    With several servers, ``jackd.Worker([a, b, c], concurrency=...)``.
+    """
 
     def run(address: str, n: int, warm: int, timer: Timer) -> None:
         import jackd
 
         if not hasattr(jackd, "Worker"):
             raise Skip("jackd.Worker does not exist in this tree yet")
+        servers = address.split(",")
 
         def work(count: int) -> None:
-            worker = jackd.Worker(address, concurrency=concurrency)
+            worker = jackd.Worker(servers if len(servers) > 1 else address, concurrency=concurrency)
 
             @worker.handler("default")
             def handle(job: jackd.Job) -> None:
