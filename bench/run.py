@@ -158,6 +158,22 @@ TARGETS = (
         ">=",
         5.0,
     ),
+    Target(
+        "jackd.Pool put over 3 servers vs a direct client on one",
+        "pool_put",
+        "pool",
+        "client",
+        ">=",
+        0.9,
+    ),
+    Target(
+        "jackd.Pool put_many over 3 servers vs 3 raw pipelined clients at once",
+        "pool_put_many",
+        "pool",
+        "raw-x3",
+        ">=",
+        0.8,
+    ),
 )
 
 
