@@ -4,6 +4,8 @@ A scenario is one workload (say "put a 100-byte job, one command at a time"); a 
 client running it. Every case does the same work on a fresh server: ``warm`` untimed
 operations, then ``n`` timed ones inside ``with timer:``. The client libraries are imported
 inside the case functions, so each measurement's process loads only the client it measures.
+A scenario with several servers (``Scenario.servers``) hands its cases their addresses
+joined by commas (``"127.0.0.1:1,127.0.0.1:2,127.0.0.1:3"``).
 """
 
 from __future__ import annotations
@@ -75,16 +77,17 @@ class Timer:
 
     Before the clock starts it collects garbage and reads the server's CPU time over a
     connection of its own (also after the clock stops), so the block measures only the client
-    under test. The client's CPU time includes every thread and every child process. With a
-    profiler, profiling is on exactly while the clock runs. ``start()`` and ``stop()`` may be
-    called from different threads (a competitor's worker runs in the main thread while another
+    under test; with several servers (``address`` holds commas), the sum of their CPU times.
+    The client's CPU time includes every thread and every child process. With a profiler,
+    profiling is on exactly while the clock runs. ``start()`` and ``stop()`` may be called
+    from different threads (a competitor's worker runs in the main thread while another
     thread sees it finish).
     """
 
     def __init__(
         self, address: str, profiler: cProfile.Profile | None = None, server: Kind = "beanstalkd"
     ) -> None:
-        self._probe = CpuProbe(address, server)
+        self._probes = [CpuProbe(part, server) for part in address.split(",")]
         self._profiler = profiler
         self._started = 0.0
         self._cpu_started = 0.0
@@ -98,8 +101,8 @@ class Timer:
         """Seconds of CPU (user + system, all threads and children) the client used in it."""
 
     def server_rusage(self) -> float:
-        """The server's CPU seconds so far."""
-        return self._probe.cpu()
+        """The server's CPU seconds so far (with several servers, their sum)."""
+        return sum(probe.cpu() for probe in self._probes)
 
     def start(self) -> None:
         self._server_started = self.server_rusage()
@@ -138,11 +141,13 @@ class Timer:
             self._profiler.disable()
 
     def close(self) -> None:
-        """Close the probe connection."""
-        self._probe.close()
+        """Close the probe connections."""
+        for probe in self._probes:
+            probe.close()
 
 
-#: A case's code: (server address, timed operations, warm-up operations, timer).
+#: A case's code: (server address, timed operations, warm-up operations, timer). With several
+#: servers, the address is theirs joined by commas.
 Run = Callable[[str, int, int, Timer], "Coroutine[Any, Any, None] | None"]
 
 
@@ -193,6 +198,9 @@ class Scenario:
     server_args: tuple[str, ...] = ()
     granularity: int = 1
     """``n`` and the warm-up are rounded to a multiple of this (batches, tasks)."""
+    servers: int = 1
+    """Fresh beanstalkd servers per measurement (all pinned where the placement puts the
+    server); the checks and the server CPU columns are over all of them, summed."""
     prefill: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -538,11 +546,21 @@ AIO_CONCURRENCY = 200
 """Concurrency of ``jackd.aio.Worker`` (and arq) in the asyncio worker scenario."""
 
 
+def _fill_each(address: str, count: int) -> None:
+    """Fill ``count`` jobs, split evenly over the (comma-separated) servers."""
+    servers = address.split(",")
+    for server in servers:
+        raw.fill(server, count // len(servers), BODY)
+
+
 def _two_phases(address: str, n: int, warm: int, timer: Timer, work: Callable[[int], None]) -> None:
-    """Fill ``warm`` jobs and ``work`` them untimed; fill ``n`` and ``work`` them timed."""
-    raw.fill(address, warm, BODY)
+    """Fill ``warm`` jobs and ``work`` them untimed; fill ``n`` and ``work`` them timed.
+
+    With several servers each gets an equal share of the jobs.
+    """
+    _fill_each(address, warm)
     work(warm)
-    raw.fill(address, n, BODY)
+    _fill_each(address, n)
     with timer:
         work(n)
 
@@ -613,16 +631,20 @@ def drain_raw(address: str, n: int, warm: int, timer: Timer) -> None:
 
 
 def worker_jackd(concurrency: int) -> Run:
-    """``jackd.Worker(address, concurrency=...)`` with a no-op handler, ``run(burst=True)``."""
+    """``jackd.Worker(address, concurrency=...)`` with a no-op handler, ``run(burst=True)``.
+
+    With several servers, ``jackd.Worker([a, b, c], concurrency=...)``.
+    """
 
     def run(address: str, n: int, warm: int, timer: Timer) -> None:
         import jackd
 
         if not hasattr(jackd, "Worker"):
             raise Skip("jackd.Worker does not exist in this tree yet")
+        servers = address.split(",")
 
         def work(count: int) -> None:
-            worker = jackd.Worker(address, concurrency=concurrency)
+            worker = jackd.Worker(servers if len(servers) > 1 else address, concurrency=concurrency)
 
             @worker.handler("default")
             def handle(job: jackd.Job) -> None:
@@ -670,6 +692,98 @@ def aio_worker_jackd(concurrency: int) -> Run:
 
 class Skip(Exception):  # noqa: N818 - not an error: the case cannot run in this tree
     """Raised by a case that cannot run here (the API it measures does not exist yet)."""
+
+
+# -- 7. several servers: jackd.Pool and a jackd.Worker over three servers ---------------------
+#
+# The scenario's cases get three addresses (comma-joined). The references run on the first
+# server only, the other two idle: a direct client, raw pipelining, a one-server worker.
+
+POOL_SERVERS = 3
+"""beanstalkd servers per measurement in the multi-server scenarios."""
+POOL_BATCH = BATCH * POOL_SERVERS
+"""Granularity of ``pool_put_many``: whole batches, and N/3 for each raw client."""
+THREE_SERVERS = (
+    " Three beanstalkd servers per measurement, all pinned where the placement puts the "
+    "server: on this 2-core machine the three servers share CPU 0, so their sum is bounded by "
+    "one CPU (with the same placement the client shares it too). Server CPU busy and server "
+    "CPU µs/job are the sums over the three beanstalkd processes."
+)
+"""What the report says of the servers of scenarios 7a-7c."""
+
+
+def on_first(run: Run) -> Run:
+    """``run`` on the first server only (the scenario's other servers stay idle)."""
+
+    def first(address: str, n: int, warm: int, timer: Timer) -> Coroutine[Any, Any, None] | None:
+        return run(address.split(",")[0], n, warm, timer)
+
+    return first
+
+
+def _check_spread(stats: dict[str, Any], servers: list[str], total: int) -> None:
+    """Every server holds at least half its share of the ``total`` jobs the pool put."""
+    got = {server: stats[server].total_jobs if server in stats else 0 for server in servers}
+    if sum(got.values()) != total or min(got.values()) < total // (2 * len(servers)):
+        raise RuntimeError(f"the pool put {total} jobs as {got}: not spread over its servers")
+
+
+def pool_put_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    import jackd
+
+    servers = address.split(",")
+    with jackd.Pool(servers) as pool:
+        for _ in range(warm):
+            pool.put(BODY)
+        with timer:
+            for _ in range(n):
+                pool.put(BODY)
+        _check_spread(pool.stats(), servers, warm + n)
+
+
+def pool_put_many_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    import jackd
+
+    servers = address.split(",")
+    bodies = [BODY] * BATCH
+    with jackd.Pool(servers) as pool:
+        for _ in range(warm // BATCH):
+            pool.put_many(bodies)
+        with timer:
+            for _ in range(n // BATCH):
+                pool.put_many(bodies)
+        _check_spread(pool.stats(), servers, warm + n)
+
+
+def put_raw_each(address: str, n: int, warm: int, timer: Timer) -> None:
+    """One raw pipelined client per server, each in a thread of its own, started together.
+
+    Each connects and puts its share of the warm-up, then all wait at a barrier, whose last
+    arrival starts the clock; each puts N/3, and the clock stops once all are done.
+    """
+    servers = address.split(",")
+    barrier = threading.Barrier(len(servers), action=timer.start)
+    errors: list[BaseException] = []
+
+    def put(server: str) -> None:
+        try:
+            with raw.connect(server) as sock:
+                raw.put_pipelined(sock, warm // len(servers), BODY)
+                barrier.wait(timeout=60)
+                raw.put_pipelined(sock, n // len(servers), BODY)
+        except BaseException as exc:  # re-raised in the main thread
+            barrier.abort()
+            errors.append(exc)
+
+    threads = [threading.Thread(target=put, args=(server,)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        broken = threading.BrokenBarrierError
+        raise next((e for e in errors if not isinstance(e, broken)), errors[0])
+    timer.stop()
 
 
 # -- the scenarios --------------------------------------------------------------------------
@@ -916,6 +1030,69 @@ SCENARIOS: tuple[Scenario, ...] = (
                 server="redis",
                 scale=0.1,
                 group="competitor",
+            ),
+        ),
+    ),
+    Scenario(
+        key="pool_put",
+        number="7a",
+        title="three servers: jackd.Pool put, one at a time",
+        n=6_000,
+        unit="jobs/s",
+        reference="client",
+        kind="put",
+        servers=POOL_SERVERS,
+        granularity=POOL_SERVERS,
+        what="`pool.put(body)` of a 100-byte body in a loop on `jackd.Pool([a, b, c])` "
+        "(round-robin), waiting for each reply; the reference is `client.put(body)` on a "
+        "direct `jackd.Client` to server a, the other two idle." + THREE_SERVERS,
+        cases=(
+            Case("pool", pool_put_jackd, label="jackd.Pool([a, b, c]).put"),
+            Case("client", on_first(put_jackd), label="jackd.Client(a).put, one server"),
+        ),
+    ),
+    Scenario(
+        key="pool_put_many",
+        number="7b",
+        title="three servers: jackd.Pool put_many, batches of 1000",
+        n=60_000,
+        unit="jobs/s",
+        reference="raw-x3",
+        kind="put",
+        servers=POOL_SERVERS,
+        granularity=POOL_BATCH,
+        what="`pool.put_many(bodies)` of 1000 bodies per call on `jackd.Pool([a, b, c])`; the "
+        "reference is three raw pipelined clients at once, one per server, each in a thread "
+        "of its own putting N/3 (started together at a barrier, timed until all are done); "
+        "for scale, jackd `put_many` of 1000 per call and one raw pipelined client, each on "
+        "server a alone." + THREE_SERVERS,
+        cases=(
+            Case("pool", pool_put_many_jackd, label="jackd.Pool([a, b, c]).put_many"),
+            Case("raw-x3", put_raw_each, label="3 raw pipelined clients at once"),
+            Case("client", on_first(put_many_jackd), label="jackd put_many, one server"),
+            Case("raw", on_first(put_raw), label="raw pipelined, one server"),
+        ),
+    ),
+    Scenario(
+        key="pool_worker",
+        number="7c",
+        title="three servers: jackd.Worker, concurrency 8, no-op handler",
+        n=21_000,
+        unit="jobs/s",
+        reference="worker",
+        kind="work",
+        servers=POOL_SERVERS,
+        granularity=POOL_SERVERS,
+        what="`jackd.Worker([a, b, c], concurrency=8)` with a no-op handler and "
+        "`run(burst=True)`, draining N jobs pre-filled evenly over the three servers (N/3 "
+        "each), against `jackd.Worker(a, concurrency=8)` draining N jobs on server a alone; "
+        "timed from the worker's start until all N are done." + THREE_SERVERS,
+        cases=(
+            Case("pool", worker_jackd(THREADS), label="jackd.Worker([a, b, c], concurrency=8)"),
+            Case(
+                "worker",
+                on_first(worker_jackd(THREADS)),
+                label="jackd.Worker(a, concurrency=8), one server",
             ),
         ),
     ),

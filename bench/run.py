@@ -174,6 +174,22 @@ TARGETS = (
         ">=",
         5.0,
     ),
+    Target(
+        "jackd.Pool put over 3 servers vs a direct client on one",
+        "pool_put",
+        "pool",
+        "client",
+        ">=",
+        0.9,
+    ),
+    Target(
+        "jackd.Pool put_many over 3 servers vs 3 raw pipelined clients at once",
+        "pool_put_many",
+        "pool",
+        "raw-x3",
+        ">=",
+        0.8,
+    ),
 )
 
 
@@ -207,20 +223,27 @@ def measure(
 
     ``source`` holds the ``jackd`` package the worker imports (a snapshot of the tree). The
     server is a beanstalkd, or for a competitor a Redis (which the case checks itself: each
-    library keeps its queue its own way).
+    library keeps its queue its own way). A scenario with several servers gets that many
+    fresh beanstalkds, all pinned to the placement's server CPU; the worker is given their
+    addresses joined by commas.
     """
     n, warm = scenario.sizes(scale, case)
-    server: BeanstalkdServer | RedisServer = (
-        RedisServer() if case.server == "redis" else BeanstalkdServer(*scenario.server_args)
+    servers: list[BeanstalkdServer | RedisServer] = (
+        [RedisServer()]
+        if case.server == "redis"
+        else [BeanstalkdServer(*scenario.server_args) for _ in range(scenario.servers)]
     )
-    with server:
-        os.sched_setaffinity(server.pid, {placement.server_cpu})
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.enter_context(server)
+            os.sched_setaffinity(server.pid, {placement.server_cpu})
+        addresses = [server.address for server in servers]
         command = [
             sys.executable,
             "-m",
             "bench.worker",
             f"{scenario.key}/{case.client}",
-            server.address,
+            ",".join(addresses),
             str(n),
             str(warm),
             "--cpu",
@@ -257,7 +280,7 @@ def measure(
         if imported is not None and not imported.startswith(str(source)):
             return Sample(ok=False, n=n, error=f"the worker imported jackd from {imported}")
         if case.server == "beanstalkd":
-            problem = check_server(server.address, scenario, n, warm)
+            problem = check_server(addresses, scenario, n, warm)
             if problem:
                 return Sample(ok=False, n=n, error=f"server state after the run: {problem}")
         return Sample(
@@ -269,10 +292,16 @@ def measure(
         )
 
 
-def check_server(address: str, scenario: Scenario, n: int, warm: int) -> str:
-    """Whether the server shows exactly the work the case claims to have done."""
-    with jackd.connect(address, timeout=30) as client:
-        stats = client.stats()
+def check_server(addresses: Sequence[str], scenario: Scenario, n: int, warm: int) -> str:
+    """Whether the server shows exactly the work the case claims to have done.
+
+    With several servers, their counts added up: the jobs put are ready somewhere, and a
+    drained or worked queue is empty on every server (a sum of counts is 0 only if each is).
+    """
+    found = []
+    for address in addresses:
+        with jackd.connect(address, timeout=30) as client:
+            found.append(client.stats())
     total = warm + n
     expected = {"total-jobs": total, "current-jobs-reserved": 0}
     if scenario.kind == "put":
@@ -281,12 +310,14 @@ def check_server(address: str, scenario: Scenario, n: int, warm: int) -> str:
         expected["current-jobs-ready"] = 0
         expected["cmd-delete"] = total
     actual = {
-        "total-jobs": stats.total_jobs,
-        "current-jobs-reserved": stats.current_jobs_reserved,
-        "current-jobs-ready": stats.current_jobs_ready,
-        "cmd-delete": stats.cmd_delete,
+        "total-jobs": sum(stats.total_jobs for stats in found),
+        "current-jobs-reserved": sum(stats.current_jobs_reserved for stats in found),
+        "current-jobs-ready": sum(stats.current_jobs_ready for stats in found),
+        "cmd-delete": sum(stats.cmd_delete for stats in found),
     }
     wrong = [f"{k} {actual[k]} (expected {v})" for k, v in expected.items() if actual[k] != v]
+    if wrong and len(found) > 1:
+        wrong.append(f"summed over {len(found)} servers")
     return ", ".join(wrong)
 
 

@@ -24,7 +24,9 @@ import traceback
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     parser.add_argument("case", help="scenario/client, e.g. put/jackd")
-    parser.add_argument("address", help="host:port of a fresh beanstalkd (or Redis)")
+    parser.add_argument(
+        "address", help="host:port of a fresh beanstalkd (or Redis); several joined by commas"
+    )
     parser.add_argument("n", type=int, help="timed operations")
     parser.add_argument("warm", type=int, help="untimed warm-up operations first")
     parser.add_argument("--cpu", type=int, help="pin this process to this CPU first")

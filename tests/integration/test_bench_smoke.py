@@ -4,6 +4,8 @@ This proves the suite runs (every client, every scenario, the report), not how f
 is: no target decides the outcome, and bench/RESULTS.md is left alone. Of the job queues the
 worker scenarios compare jackd with, only dramatiq runs here (on a Redis the suite starts):
 one is enough to prove that path works, and the others would take the test past a minute.
+The multi-server scenarios (7a-7c: jackd.Pool and jackd.Worker over three beanstalkds) run
+too, and every one of their cases must show a row with a number.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bench.cases import SCENARIOS
+from bench.cases import SCENARIOS, THREE_SERVERS
 from bench.run import RESULTS, TARGETS
 
 import jackd
@@ -67,6 +69,12 @@ def test_quick_mode_runs_every_scenario(tmp_path: Path) -> None:
     out = done.stdout
     for scenario in SCENARIOS:
         assert f"#### {scenario.number}. {scenario.title}" in out
+    pooled = [s for s in SCENARIOS if s.servers > 1]
+    assert {s.key for s in pooled} == {"pool_put", "pool_put_many", "pool_worker"}
+    assert THREE_SERVERS.strip() in out
+    for scenario in pooled:
+        for case in scenario.cases:
+            assert f"| {case.title} | **" in out, case.title
     if placement == "split":
         for target in TARGETS:
             assert target.text in out
@@ -86,6 +94,9 @@ def test_quick_mode_runs_every_scenario(tmp_path: Path) -> None:
                 assert sample["ok"], sample
                 assert sample["seconds"] > 0
                 assert sample["n"] > 0
+            if scenario.servers > 1:
+                assert sample["n"] % scenario.servers == 0, sample
+                assert sample["server_cpu"] > 0, sample
 
     after = RESULTS.read_bytes() if RESULTS.exists() else None
     assert after == before
