@@ -290,7 +290,8 @@ def test_a_finished_job_is_deleted_at_once_when_no_next_job_comes(
     flavor.start()
     wait_until(lambda: _exists(producer, jid), lambda there: not there, what="the delete")
     assert flavor.worker.stats().succeeded == 1
-    assert flavor.thread is not None and flavor.thread.is_alive()  # still running, idle
+    assert flavor.thread is not None
+    assert flavor.thread.is_alive()  # still running, idle
 
 
 def test_many_jobs_on_one_slot_each_deleted_once(flavor: Flavor, producer: jackd.Client) -> None:
