@@ -97,12 +97,16 @@ class Placer:
             return []
         if key is not None:
             return rank(key, live)
-        if self.strategy == "random":
-            first = rand(len(live))
-        else:
-            first = self._next % len(live)
-            self._next += 1
+        first = self.first(len(live), rand)
         return [*live[first:], *live[:first]]
+
+    def first(self, count: int, rand: Callable[[int], int] = JITTER.randrange) -> int:
+        """Where among ``count`` live servers a job without a key starts (then the next)."""
+        if self.strategy == "random":
+            return rand(count)
+        first = self._next % count
+        self._next += 1
+        return first
 
 
 def split_servers(servers: str | Sequence[str]) -> list[str]:

@@ -32,7 +32,7 @@ from ._address import URL_VARIABLE, parse_address
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, DEFAULT_TUBE, Body, Seconds
 from ._errors import ConnectionLostError, DrainingError, NotFoundError
 from ._pipeline import outcomes, put_batch
-from ._placement import Health, JobRef, Placer, Strategy, split_servers
+from ._placement import Health, JobRef, Placer, Strategy, rank, split_servers
 from ._reconnect import Reconnect
 from ._stats import ServerStats, TubeStats
 from .client import Client
@@ -114,6 +114,7 @@ class PoolBase(Generic[C]):
         }
         names = pool_servers(servers)
         self._members: dict[str, Member[C]] = {name: Member(name) for name in names}
+        self._ring = list(self._members.values())
         self._placer = Placer(names, strategy)
         self.at_least_once = at_least_once
         """Whether a put of unknown fate is put again elsewhere (it may then be stored twice)."""
@@ -133,10 +134,16 @@ class PoolBase(Generic[C]):
         return states
 
     def _order(self, key: str | bytes | None) -> list[Member[C]]:
+        # Every put asks, so without the lock or a list of names: a race of two threads on
+        # the round-robin counter at worst sends two jobs to the same server.
         now = time.monotonic()
-        with self._lock:
-            live = [name for name, m in self._members.items() if m.health.up(now)]
-            return [self._members[name] for name in self._placer.order(live, key)]
+        live = [m for m in self._ring if m.health.up(now)]
+        if len(live) < 2:
+            return live
+        if key is not None:
+            return [self._members[name] for name in rank(key, [m.address for m in live])]
+        first = self._placer.first(len(live))
+        return [*live[first:], *live[:first]]
 
     def _member(self, server: str) -> Member[C]:
         member = self._members.get(server) or self._members.get(str(parse_address(server)))
@@ -298,25 +305,56 @@ class Pool(PoolBase[Client]):
         A put that was never sent goes to the next live server. One whose fate is unknown
         raises ``ConnectionLostError``, unless ``at_least_once`` (then it goes elsewhere too).
         """
-        data = cmds.body_bytes(body)
+        data = body if type(body) is bytes else cmds.body_bytes(body)
         errors: dict[str, str] = {}
-        for member in self._order(key):
-            try:
-                jid = self._connect(member).put(data, priority, delay, ttr)
-            except DrainingError as exc:
-                self._failed(member, "draining")
-                errors[member.address] = str(exc)
-                continue
-            except ConnectionLostError as exc:
-                self._lost(member, exc)
-                errors[member.address] = str(exc)
-                if exc.maybe_applied and not self.at_least_once:
-                    raise
-                continue
+        tried = None
+        order: list[Member[Client]] | None = None
+        if key is None:
+            # The usual case, the next server is up, without listing the others.
+            ring = self._ring
+            first = self._placer.first(len(ring))
+            member = ring[first]
+            if member.health.up(time.monotonic()):
+                ref = self._put_on(member, data, priority, delay, ttr, errors)
+                if ref is not None:
+                    return ref
+                tried = member
+            order = [*ring[first:], *ring[:first]]  # the same turn, the rest of the ring
+            now = time.monotonic()
+            order = [m for m in order if m.health.up(now)]
+        for member in self._order(key) if order is None else order:
+            if member is not tried:
+                ref = self._put_on(member, data, priority, delay, ttr, errors)
+                if ref is not None:
+                    return ref
+        raise self._none_live(errors)
+
+    def _put_on(
+        self,
+        member: Member[Client],
+        data: bytes | bytearray | memoryview,
+        priority: int,
+        delay: Seconds,
+        ttr: Seconds,
+        errors: dict[str, str],
+    ) -> JobRef | None:
+        """Put on one server: its JobRef, or None to try the next (raises if of unknown fate)."""
+        try:
+            jid = self._connect(member).put(data, priority, delay, ttr)
+        except DrainingError as exc:
+            self._failed(member, "draining")
+            errors[member.address] = str(exc)
+            return None
+        except ConnectionLostError as exc:
+            self._lost(member, exc)
+            errors[member.address] = str(exc)
+            if exc.maybe_applied and not self.at_least_once:
+                raise
+            return None
+        if member.health.failures:
             with self._lock:
                 member.health.answered()
-            return JobRef(member.address, jid)
-        raise self._none_live(errors)
+        return JobRef(member.address, jid)
 
     def put_many(
         self,
