@@ -26,6 +26,7 @@ from . import _commands as cmds
 from ._commands import DEFAULT_TUBE, Job
 from ._errors import (
     ConnectionLostError,
+    CorruptJobError,
     JackdError,
     NotFoundError,
     ProtocolError,
@@ -339,6 +340,10 @@ class Worker(WorkerBase):
             except asyncio.CancelledError:
                 self._give_back(count)
                 raise
+            except CorruptJobError as exc:
+                jobs = exc.jobs
+                for job_id in exc.damaged:
+                    await self._bury_damaged(client, tube, job_id)
             except (TimedOutError, JackdError, TimeoutError) as exc:
                 jobs = []
                 if isinstance(exc, (ConnectionLostError, ProtocolError, TimeoutError)):
@@ -358,6 +363,21 @@ class Worker(WorkerBase):
                     return
                 # A running job may come back (retried now); the tube is empty once none runs.
                 await asyncio.sleep(_TICK)
+
+    async def _bury_damaged(self, client: AsyncClient, tube: str, job_id: int) -> None:
+        """Bury a job the server holds with a damaged body, so that no handler ever runs it."""
+        log.error(
+            "job %d from %r: the server's copy of its body is damaged (no CRLF at its end: a "
+            "binlog written by a server killed mid-put); burying it",
+            job_id,
+            tube,
+        )
+        try:
+            await client.bury(job_id, (await client.stats_job(job_id)).pri)
+        except (JackdError, TimeoutError) as exc:
+            log.warning("could not bury damaged job %d: %s", job_id, exc)
+            return
+        self._counted(tube, "buried")
 
     # -- handling ----------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class JackdError(Exception):
     """Base class of every error jackd raises on purpose."""
@@ -81,6 +83,30 @@ class BuriedError(ServerError):
         self.id = id
 
 
+class CorruptJobError(ServerError):
+    """The server sent a job whose stored body is damaged: it does not end in CRLF.
+
+    beanstalkd keeps each body with its CRLF and sends exactly the size it announced, so the
+    connection stays in step; the fault is in the server's copy. A kill -9 in the middle of
+    writing a put to the binlog leaves such a job after the restart (its body read back as
+    zeros). ``job_id`` names it; a reserve that got it holds it reserved, and the worker buries
+    it. From ``reserve_many``, ``damaged`` lists every damaged job of the batch (all reserved)
+    and ``jobs`` the good ones it got with them.
+    """
+
+    status = "JACKD_CORRUPT_JOB"  # never sent by a server: the framing's own verdict
+
+    def __init__(self, job_id: int, message: str = "") -> None:
+        super().__init__(
+            message
+            or f"job {job_id}: the server's copy of its body is damaged (it does not end in "
+            "CRLF; a binlog written by a server killed mid-put)"
+        )
+        self.job_id = job_id
+        self.damaged: list[int] = []
+        self.jobs: list[Any] = []
+
+
 class DrainingError(ServerError):
     """The server is in drain mode and accepts no new jobs."""
 
@@ -142,6 +168,7 @@ _BY_STATUS: dict[bytes, type[ServerError]] = {
         TimedOutError,
         DeadlineSoonError,
         BuriedError,
+        CorruptJobError,
         DrainingError,
         JobTooBigError,
         NotIgnoredError,
@@ -161,6 +188,8 @@ def error_for(parts: list[bytes], command: str) -> JackdError:
     the caller close the connection.
     """
     cls = _BY_STATUS.get(parts[0])
+    if cls is CorruptJobError and len(parts) == 3 and parts[1].isdigit():
+        return CorruptJobError(int(parts[1]))
     if cls is BuriedError:
         if len(parts) == 1:
             return BuriedError()

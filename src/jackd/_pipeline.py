@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from . import _commands as cmds
 from ._commands import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, Body, Job, Seconds
-from ._errors import DeadlineSoonError, TimedOutError
+from ._errors import CorruptJobError, DeadlineSoonError, TimedOutError
 from ._protocol import Command
 
 P = TypeVar("P", bound="PipelineBase")
@@ -66,6 +66,7 @@ def reserved_jobs(batch: list[Command[Any]]) -> list[Job]:
     """
     jobs: list[Job] = []
     deadline_soon: DeadlineSoonError | None = None
+    corrupt: CorruptJobError | None = None
     for i, cmd in enumerate(batch):
         error = cmd.error
         if error is None:
@@ -73,8 +74,16 @@ def reserved_jobs(batch: list[Command[Any]]) -> list[Job]:
         elif isinstance(error, DeadlineSoonError):
             if i == 0:
                 deadline_soon = error
+        elif isinstance(error, CorruptJobError):
+            if corrupt is None:
+                corrupt = error
+            corrupt.damaged.append(error.job_id)
         elif not isinstance(error, TimedOutError):
             raise error
+    if corrupt is not None:
+        # Reserved all the same: the caller must settle the damaged jobs, and gets the rest.
+        corrupt.jobs = jobs
+        raise corrupt
     if deadline_soon is not None and not jobs:
         raise deadline_soon
     return jobs

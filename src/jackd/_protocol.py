@@ -49,6 +49,9 @@ MAX_CHUNK = 1 << 30
 _CRLF = b"\r\n"
 _MIN_READ = 4096  # compact before offering a read smaller than this
 _CHUNKED = frozenset((b"RESERVED", b"FOUND", b"OK"))
+_JOB_REPLIES = frozenset((b"RESERVED", b"FOUND"))
+#: The status word the framing puts in place of RESERVED or FOUND for a damaged body.
+CORRUPT_JOB = b"JACKD_CORRUPT_JOB"
 _BIG_FIRST = 1 << 20  # room for the rest of a large chunk, before any more of it arrived
 
 #: What the shells write: one bytes object, or several buffers that go out in one
@@ -455,7 +458,7 @@ class Core:
         stop = first + size
         if stop + 2 <= end:
             if buf[stop] != 13 or buf[stop + 1] != 10:
-                self._fail("reply chunk not followed by CRLF")
+                parts = self._damaged(parts)
             start = stop + 2
             if start == end:
                 self._start = self._end = self._scan = 0
@@ -500,10 +503,21 @@ class Core:
             pieces[-1] = piece[: len(piece) - take]
             if not pieces[-1]:
                 pieces.pop()
-        if tail != _CRLF:
-            self._fail("reply chunk not followed by CRLF")
+        parts = self._big_parts if tail == _CRLF else self._damaged(self._big_parts)
         self._big, self._big_chunks, self._big_base = None, [], 0
-        return self._big_parts, b"".join(pieces)
+        return parts, b"".join(pieces)
+
+    def _damaged(self, parts: list[bytes]) -> list[bytes]:
+        """The reply line for a job whose body does not end in CRLF; fails for any other.
+
+        beanstalkd stores a body with its CRLF and sends exactly the bytes it announced, so
+        after such a job the stream is still in step: the fault is the server's stored copy
+        (see CorruptJobError), and only that command fails. Any other chunk without its CRLF
+        means the stream is out of step.
+        """
+        if parts[0] not in _JOB_REPLIES or len(parts) != 3:
+            self._fail("reply chunk not followed by CRLF")
+        return [CORRUPT_JOB, parts[1], parts[2]]
 
     def _chunk_size(self, parts: list[bytes]) -> int:
         field = parts[-1]

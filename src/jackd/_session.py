@@ -23,6 +23,7 @@ from ._commands import DEFAULT_TUBE
 from ._errors import (
     BuriedError,
     ConnectionLostError,
+    CorruptJobError,
     NotFoundError,
     ReservationLostError,
 )
@@ -93,6 +94,8 @@ class Session:
                 if kind.settles_job:
                     self.lost.discard(jid)
                 cmd.error = ReservationLostError(f"{cmd.describe()}: NOT_FOUND ({_LOST})")
+        elif isinstance(error, CorruptJobError) and kind.reserves:
+            self.reserved.add(error.job_id)  # damaged, but reserved by this connection all the same
         elif isinstance(error, BuriedError) and kind.settles_job:
             self.reserved.discard(cmd.arg)
 

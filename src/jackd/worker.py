@@ -37,6 +37,7 @@ from ._address import Address, parse_address
 from ._commands import DEFAULT_TUBE, Job, tube_name
 from ._errors import (
     ConnectionLostError,
+    CorruptJobError,
     DeadlineSoonError,
     JackdError,
     NotFoundError,
@@ -613,6 +614,8 @@ class Worker(WorkerBase):
         """What a reserve that did not bring a job means for the slot and the server."""
         if isinstance(exc, TimedOutError):
             pass
+        elif isinstance(exc, CorruptJobError):
+            self._bury_damaged(client, conn.tube, exc.job_id)
         elif isinstance(exc, (TimeoutError, ProtocolError)):
             # The connection was closed; the next reserve reconnects.
             log.warning("reserving on %s: %s", client.endpoint, exc)
@@ -634,6 +637,21 @@ class Worker(WorkerBase):
         else:
             raise exc
         self._answered(conn)
+
+    def _bury_damaged(self, client: Client, tube: str, job_id: int) -> None:
+        """Bury a job the server holds with a damaged body, so that no handler ever runs it."""
+        log.error(
+            "job %d from %r: the server's copy of its body is damaged (no CRLF at its end: a "
+            "binlog written by a server killed mid-put); burying it",
+            job_id,
+            tube,
+        )
+        try:
+            client.bury(job_id, client.stats_job(job_id).pri)
+        except (JackdError, TimeoutError) as exc:
+            log.warning("could not bury damaged job %d: %s", job_id, exc)
+            return
+        self._counted(tube, "buried")
 
     def _delete_and_reserve(self, finished: _Done, conn: _Conn) -> Job | None:
         """Delete a finished job and reserve the next one (without waiting), in one write.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+import jackd
 from jackd import _commands as cmds
 from jackd._commands import Job
 from jackd._errors import (
@@ -521,30 +522,51 @@ def test_bad_chunk_size_is_protocol_error(header: bytes) -> None:
 @pytest.mark.parametrize(
     "reply",
     [
-        b"RESERVED 1 3\r\nabcde\r\n",
+        b"RESERVED 1 3\r\nabcde",
         b"RESERVED 1 3\r\nabc\n\r",
         b"RESERVED 1 3\r\nabc\rX",
         b"RESERVED 1 3\r\nabcXY",
         b"RESERVED 1 0\r\nXY",
-        b"FOUND 1 3\r\nab\r\n\r\n",
+        b"FOUND 1 3\r\nab\r\n\r",
         b"RESERVED 1 200000\r\n" + b"z" * 200_000 + b"XY",
         b"RESERVED 1 200000\r\n" + b"z" * 200_000 + b"\n\r",
         b"RESERVED 1 200000\r\n" + b"z" * 200_000 + b"X\n",
         b"RESERVED 1 200000\r\n" + b"z" * 200_000 + b"\rX",
         b"RESERVED 1 3\r\nabcX\n",
         b"RESERVED 1 40000\r\n" + b"z" * 40_000 + b"\r\r",
+        b"RESERVED 1 5\r\n\0\0\0\0\0\0\0",  # a body a damaged binlog read back as zeros
     ],
     ids=lambda r: r[:20].decode("latin-1"),
 )
-def test_chunk_not_followed_by_crlf_is_protocol_error(reply: bytes) -> None:
-    core = core_with(cmds.reserve(), trailer_command())
+@pytest.mark.parametrize("read", [1, 7, 1 << 16])
+def test_job_whose_body_does_not_end_in_crlf_is_corrupt_and_the_stream_stays_in_step(
+    reply: bytes, read: int
+) -> None:
+    # beanstalkd sends exactly the size it announced, CRLF included: a damaged stored body
+    # fails its own command only, and the next reply is read as it should be.
+    first = cmds.peek(1) if reply.startswith(b"FOUND") else cmds.reserve()
+    core = core_with(first, trailer_command())
     eol = reply.index(b"\r\n")
     chunk_end = eol + 2 + int(reply[:eol].split()[-1])
     # Nothing is wrong until the two bytes after the chunk are in.
     assert core.feed(reply[:chunk_end]) == []
     assert core.feed(reply[chunk_end : chunk_end + 1]) == []
+    done = feed_all(core, chunks(reply[chunk_end + 1 :] + TRAILER, read))
+    assert done[0] is first
+    assert isinstance(first.error, jackd.CorruptJobError)
+    assert first.error.job_id == 1
+    assert "damaged" in str(first.error)
+    check_trailer(done[1])
+    assert core.failure is None
+    if first.kind.reserves:
+        assert 1 in core.session.reserved  # the server holds it reserved for this connection
+
+
+@pytest.mark.parametrize("reply", [b"OK 3\r\nabcXY", b"OK 3\r\nabc\n\r"])
+def test_other_chunk_not_followed_by_crlf_is_protocol_error(reply: bytes) -> None:
+    core = core_with(cmds.stats(), trailer_command())
     with pytest.raises(ProtocolError):
-        core.feed(reply[chunk_end + 1 :] + TRAILER)
+        core.feed(reply + TRAILER)
     assert isinstance(core.failure, ProtocolError)
 
 
