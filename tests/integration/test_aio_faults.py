@@ -143,7 +143,8 @@ FAULTS: dict[str, tuple[bytes, str, float | None, type[BaseException]]] = {
     "cut-mid-reply": (PARTIAL, "close", None, jackd.ConnectionLostError),
     "reset-mid-reply": (PARTIAL, "reset", None, jackd.ConnectionLostError),
     "garbage": (b"HELLO\r\n", "stall", None, jackd.ProtocolError),
-    "garbage-chunk": (b"FOUND 21 3\r\nabcXY", "stall", None, jackd.ProtocolError),
+    # A job reply without its CRLF is a damaged job (CorruptJobError); any other chunk is garbage.
+    "garbage-chunk": (b"OK 3\r\nabcXY", "stall", None, jackd.ProtocolError),
     "stall-mid-reply": (PARTIAL, "stall", 0.5, TimeoutError),
     "stall-mid-reply-then-close": (PARTIAL, "stall", None, jackd.ConnectionLostError),
 }
