@@ -405,21 +405,26 @@ def put_many_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
 def put_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
     """Raw pipelined puts in jackd's call structure: 1000 per write, then all their replies."""
     with raw.connect(address) as sock:
-        for _ in range(warm // BATCH):
-            raw.put_pipelined(sock, BATCH, BODY)
+        for size in _rounds(warm):
+            raw.put_pipelined(sock, size, BODY)
         with timer:
-            for _ in range(n // BATCH):
-                raw.put_pipelined(sock, BATCH, BODY)
+            for size in _rounds(n):
+                raw.put_pipelined(sock, size, BODY)
 
 
 def drain_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
     """The raw drain in jackd's call structure: 1000 reserves, then their 1000 deletes."""
     with raw.connect(address) as sock:
-        for _ in range(warm // BATCH):
-            raw.drain_pipelined(sock, BATCH, batch=BATCH)
+        for size in _rounds(warm):
+            raw.drain_pipelined(sock, size, batch=BATCH)
         with timer:
-            for _ in range(n // BATCH):
-                raw.drain_pipelined(sock, BATCH, batch=BATCH)
+            for size in _rounds(n):
+                raw.drain_pipelined(sock, size, batch=BATCH)
+
+
+def _rounds(count: int) -> list[int]:
+    """``count`` as round sizes of BATCH, the last one smaller if need be."""
+    return [min(BATCH, count - start) for start in range(0, count, BATCH)]
 
 
 def drain_jackd(address: str, n: int, warm: int, timer: Timer) -> None:

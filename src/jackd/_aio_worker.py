@@ -15,6 +15,7 @@ left and cancels those handlers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import signal
 import threading
@@ -172,7 +173,9 @@ class Worker(WorkerBase):
         if loop is None:
             return
         if threading.get_ident() != self._loop_thread:
-            loop.call_soon_threadsafe(self._stop_now)
+            # A loop that has closed raises: the worker has stopped already.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._stop_now)
         else:
             self._stop_now()
 

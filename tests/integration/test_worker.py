@@ -472,3 +472,25 @@ def _exists(client: jackd.Client, jid: int) -> bool:
     except jackd.NotFoundError:
         return False
     return True
+
+
+def test_stop_after_the_asyncio_worker_returned_is_harmless(server: BeanstalkdServer) -> None:
+    worker = jackd.aio.Worker(server.address, concurrency=2)
+
+    @worker.handler("t")
+    async def handle(job: jackd.Job) -> None:
+        pass
+
+    asyncio.run(worker.run(burst=True))  # its loop is closed now
+    errors: list[BaseException] = []
+
+    def stop() -> None:
+        try:
+            worker.stop()
+        except BaseException as exc:
+            errors.append(exc)
+
+    other = threading.Thread(target=stop)
+    other.start()
+    other.join()
+    assert errors == []
