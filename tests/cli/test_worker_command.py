@@ -112,6 +112,9 @@ def test_help_names_the_exit_codes_and_the_group_lists_worker(invoke: Invoke) ->
     result = invoke("worker", "--help")
     assert result.exit_code == EXIT_OK
     assert "3  no server could be reached at start" in result.stdout
+    # One code per line, as written, and no stray marker where click keeps a paragraph.
+    assert re.search(r"^ +1  the worker failed while running$", result.stdout, re.M)
+    assert "\\b" not in result.stdout
     listing = invoke("--help")
     listed = r"^  worker +Run a jackd\.Worker or jackd\.aio\.Worker\.$"
     assert re.search(listed, listing.stdout, re.M)

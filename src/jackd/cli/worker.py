@@ -264,7 +264,7 @@ def worker(
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
-    r"""Run the worker MODULE:ATTRIBUTE names (a jackd.Worker or jackd.aio.Worker).
+    """Run the worker MODULE:ATTRIBUTE names (a jackd.Worker or jackd.aio.Worker).
 
     MODULE is imported with the current directory on sys.path: myapp.jobs:worker runs the
     attribute worker of the module myapp.jobs.
@@ -278,7 +278,7 @@ def worker(
       1  the worker failed while running
       2  a usage error, or MODULE:ATTRIBUTE names no worker
       3  no server could be reached at start
-    """
+    """  # noqa: D301 - click keeps a paragraph as it is after a real backspace, not r"\b"
     with logging_to_stderr(log_level), sigterm_interrupts():
         try:
             loaded = load_worker(target)
