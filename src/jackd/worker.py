@@ -355,6 +355,9 @@ class Worker(WorkerBase):
         self._done.clear()
         self._forced = False
         self._signals = 0
+        # Looked up once: two debug lines per job cost more than the rest of the bookkeeping.
+        self._debug = log.isEnabledFor(logging.DEBUG)
+        self._names: dict[Client, str] = {}
         previous = self._install_signals()
         try:
             slots = self._connect_all()
@@ -695,9 +698,13 @@ class Worker(WorkerBase):
             counters = self._counters[tube]
             counters.reserved += 1  # type: ignore[attr-defined]
             counters.in_flight += 1  # type: ignore[attr-defined]
-        log.debug("job %d from %r: running %s", job.id, tube, handler.func.__qualname__)
+        if self._debug:
+            log.debug("job %d from %r: running %s", job.id, tube, handler.func.__qualname__)
         error: BaseException | None = None
-        token = enter_job(JobContext(str(client.endpoint), tube, job))
+        name = self._names.get(client)
+        if name is None:
+            name = self._names[client] = str(client.endpoint)
+        token = enter_job(JobContext(name, tube, job))
         try:
             handler.func(job)
         except BaseException as exc:  # a handler's failure never stops the worker
@@ -766,7 +773,8 @@ class Worker(WorkerBase):
         action = SUCCESS if outcome is None else outcome
         with self._lock:
             self._counters[tube].count(action)
-        log.debug("job %d from %r: %s (%s)", job.id, tube, action.outcome, action.verb)
+        if self._debug:
+            log.debug("job %d from %r: %s (%s)", job.id, tube, action.outcome, action.verb)
         self._notify(entry, action.outcome, action.verb, error, seconds)
 
     # -- touching long jobs ------------------------------------------------------------------
