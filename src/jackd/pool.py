@@ -314,7 +314,15 @@ class Pool(PoolBase[Client]):
             ring = self._ring
             first = self._placer.first(len(ring))
             member = ring[first]
-            if member.health.up(time.monotonic()):
+            client = member.client
+            if client is not None and not member.health.failures:
+                # Connected and healthy: nothing to connect or mark, the put alone.
+                try:
+                    return JobRef(member.address, client.put(data, priority, delay, ttr))
+                except (DrainingError, ConnectionLostError) as exc:
+                    self._put_failed(member, exc, errors)
+                tried = member
+            elif member.health.up(time.monotonic()):
                 ref = self._put_on(member, data, priority, delay, ttr, errors)
                 if ref is not None:
                     return ref
@@ -341,20 +349,28 @@ class Pool(PoolBase[Client]):
         """Put on one server: its JobRef, or None to try the next (raises if of unknown fate)."""
         try:
             jid = self._connect(member).put(data, priority, delay, ttr)
-        except DrainingError as exc:
-            self._failed(member, "draining")
-            errors[member.address] = str(exc)
-            return None
-        except ConnectionLostError as exc:
-            self._lost(member, exc)
-            errors[member.address] = str(exc)
-            if exc.maybe_applied and not self.at_least_once:
-                raise
+        except (DrainingError, ConnectionLostError) as exc:
+            self._put_failed(member, exc, errors)
             return None
         if member.health.failures:
             with self._lock:
                 member.health.answered()
         return JobRef(member.address, jid)
+
+    def _put_failed(
+        self,
+        member: Member[Client],
+        exc: DrainingError | ConnectionLostError,
+        errors: dict[str, str],
+    ) -> None:
+        """Mark the server of a failed put; re-raise when the put's fate is unknown."""
+        errors[member.address] = str(exc)
+        if isinstance(exc, DrainingError):
+            self._failed(member, "draining")
+            return
+        self._lost(member, exc)
+        if exc.maybe_applied and not self.at_least_once:
+            raise exc
 
     def put_many(
         self,
