@@ -327,10 +327,11 @@ class Core:
         ``each``, if given, is called with every answered command as soon as it is answered.
 
         What ``receive`` does in a loop, for the shells' batches: a pipelined read holds
-        hundreds of replies, and framing each through ``frame`` and ``deliver`` cost more
-        than the system calls. Replies that fit the buffer whole (nearly all) are framed here
-        with the buffer's state kept in locals; anything else (a partial or large chunk, a
-        line that is too long, a failure) is left to ``receive``, which reports it.
+        hundreds of replies, and framing each through ``frame`` cost more than the system
+        calls. Replies that fit the buffer whole (nearly all) are framed here with the
+        buffer's state kept in locals, then go through ``deliver`` like any other; anything
+        else (a partial or large chunk, a damaged one, a line that is too long, a failure) is
+        left to ``receive``.
         """
         pending = self.pending
         done = 0
@@ -340,14 +341,14 @@ class Core:
             start = self._start
             end = self._end
             scan = self._scan
-            session = self.session
+            deliver = self.deliver
             popleft = pending.popleft
             epoch = self._epoch
             try:
                 while pending and start < end:
                     eol = find(b"\r\n", scan, end)
                     if eol < 0 or eol - start > MAX_LINE - 2:
-                        break
+                        break  # receive reports a line too long
                     parts = bytes(buf[start:eol]).split(b" ")
                     body = None
                     after = eol + 2
@@ -361,15 +362,10 @@ class Core:
                         body = bytes(buf[after:stop])
                         after = stop + 2
                     cmd = pending[0]
-                    kind = cmd.kind
-                    try:
-                        cmd.result = kind.parse(parts, body)
-                    except ServerError as exc:
-                        cmd.error = self._refused(cmd, exc)
-                    except Exception:
-                        break  # receive reports it, with the bytes it came with
-                    if kind.tracked:
-                        session.apply(cmd)
+                    # What frame would have left, should deliver report a reply that makes no
+                    # sense with the bytes that followed it.
+                    self._start = after
+                    deliver(cmd, parts, body)
                     popleft()
                     done += 1
                     start = scan = after
