@@ -39,11 +39,11 @@ except ImportError as exc:  # pragma: no cover - the extra is installed wherever
         "jackd.metrics needs prometheus-client: pip install 'jackd[metrics]'"
     ) from exc
 
-from ._address import parse_address
-from ._stats import ServerStats, TubeStats
-from ._work import JobEvent
-from .observe import Observer, ServerSnapshot
-from .worker import WorkerBase
+from .._address import parse_address
+from .._stats import ServerStats, TubeStats
+from .._work import JobEvent
+from ..observe import Observer, ServerSnapshot
+from ..worker import WorkerBase
 
 __all__ = [
     "JOB_SECONDS_BUCKETS",
