@@ -423,9 +423,9 @@ def drain_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
                 raw.drain_pipelined(sock, size, batch=BATCH)
 
 
-def _rounds(count: int) -> list[int]:
-    """``count`` as round sizes of BATCH, the last one smaller if need be."""
-    return [min(BATCH, count - start) for start in range(0, count, BATCH)]
+def _rounds(count: int, size: int = BATCH) -> list[int]:
+    """``count`` as round sizes of ``size``, the last one smaller if need be."""
+    return [min(size, count - start) for start in range(0, count, size)]
 
 
 def drain_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
@@ -795,9 +795,8 @@ def _raw_each(address: str, n: int, warm: int, timer: Timer, rounds: int | None)
     servers = address.split(",")
 
     def put_all(sock: socket.socket, count: int) -> None:
-        step = rounds or count
-        for start in range(0, count, step):
-            raw.put_pipelined(sock, min(step, count - start), BODY)
+        for size in _rounds(count, rounds or max(count, 1)):
+            raw.put_pipelined(sock, size, BODY)
 
     barrier = threading.Barrier(len(servers), action=timer.start)
     errors: list[BaseException] = []

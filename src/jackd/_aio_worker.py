@@ -369,12 +369,7 @@ class Worker(WorkerBase):
 
     async def _bury_damaged(self, client: AsyncClient, tube: str, job_id: int) -> None:
         """Bury a job the server holds with a damaged body, so that no handler ever runs it."""
-        log.error(
-            "job %d from %r: the server's copy of its body is damaged (no CRLF at its end: a "
-            "binlog written by a server killed mid-put); burying it",
-            job_id,
-            tube,
-        )
+        self._log_damaged(job_id, tube)
         try:
             await client.bury(job_id, (await client.stats_job(job_id)).pri)
         except (JackdError, TimeoutError) as exc:

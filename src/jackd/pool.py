@@ -133,12 +133,18 @@ class PoolBase(Generic[C]):
                 states.append(ServerState(member.address, True))
         return states
 
-    def _order(self, key: str | bytes | None) -> list[Member[C]]:
-        # Every put asks, so without the lock or a list of names: a race of two threads on
-        # the round-robin counter at worst sends two jobs to the same server.
+    def _order(self, key: str | bytes | None, first: int | None = None) -> list[Member[C]]:
+        """The live servers in the order to try them; ``first`` starts the ring's turn there.
+
+        Without the lock or a list of names: a race of two threads on the round-robin
+        counter at worst sends two jobs to the same server.
+        """
         now = time.monotonic()
-        live = [m for m in self._ring if m.health.up(now)]
-        if len(live) < 2:
+        ring = self._ring
+        if first is not None:
+            ring = [*ring[first:], *ring[:first]]
+        live = [m for m in ring if m.health.up(now)]
+        if len(live) < 2 or first is not None:
             return live
         if key is not None:
             return [self._members[name] for name in rank(key, [m.address for m in live])]
@@ -308,7 +314,7 @@ class Pool(PoolBase[Client]):
         data = body if type(body) is bytes else cmds.body_bytes(body)
         errors: dict[str, str] = {}
         tried = None
-        order: list[Member[Client]] | None = None
+        first: int | None = None
         if key is None:
             # The usual case, the next server is up, without listing the others.
             ring = self._ring
@@ -327,10 +333,8 @@ class Pool(PoolBase[Client]):
                 if ref is not None:
                     return ref
                 tried = member
-            order = [*ring[first:], *ring[:first]]  # the same turn, the rest of the ring
-            now = time.monotonic()
-            order = [m for m in order if m.health.up(now)]
-        for member in self._order(key) if order is None else order:
+        # After the usual case, the same turn: the rest of the ring from that server on.
+        for member in self._order(key, first):
             if member is not tried:
                 ref = self._put_on(member, data, priority, delay, ttr, errors)
                 if ref is not None:

@@ -314,6 +314,14 @@ class WorkerBase:
                 exc_info=error,
             )
 
+    def _log_damaged(self, job_id: int, tube: str) -> None:
+        log.error(
+            "job %d from %r: the server's copy of its body is damaged (no CRLF at its end: a "
+            "binlog written by a server killed mid-put); burying it",
+            job_id,
+            tube,
+        )
+
     def _notify(
         self,
         entry: Any,
@@ -643,12 +651,7 @@ class Worker(WorkerBase):
 
     def _bury_damaged(self, client: Client, tube: str, job_id: int) -> None:
         """Bury a job the server holds with a damaged body, so that no handler ever runs it."""
-        log.error(
-            "job %d from %r: the server's copy of its body is damaged (no CRLF at its end: a "
-            "binlog written by a server killed mid-put); burying it",
-            job_id,
-            tube,
-        )
+        self._log_damaged(job_id, tube)
         try:
             client.bury(job_id, client.stats_job(job_id).pri)
         except (JackdError, TimeoutError) as exc:
