@@ -378,7 +378,7 @@ class Client:
                         self._answered_at = time.monotonic()
                         break
                     except BaseException as exc:
-                        self._recover(exc, wait, [cmd], started)
+                        self._recover(exc, wait, [cmd], started, single=True)
                 try:
                     core.deliver(cmd, parts, body)
                     core.check_drained()
@@ -446,6 +446,7 @@ class Client:
         wait: float | None,
         unanswered: list[Command[Any]],
         started: float,
+        single: bool = False,
     ) -> list[Command[Any]]:
         """Deal with ``exc``, raised mid-command; return the commands to send again.
 
@@ -453,7 +454,8 @@ class Client:
         and when the connection was lost (not timed out or interrupted), the client
         reconnects; commands that are safe to replay are returned to be sent again, and the
         rest get a ConnectionLostError saying they may or may not have taken effect. Without
-        a policy, or when reconnecting fails, this raises.
+        a policy, this raises; so it does for a ``single`` command (not a batch's) that is
+        not sent again.
         """
         err = lost(exc, self.endpoint, wait)
         if self._closing:
@@ -484,8 +486,8 @@ class Client:
             else:
                 cmds.rearm(cmd, elapsed)
                 again.append(cmd)
-        if len(unanswered) == 1 and not again:
-            # A single command: its caller gets the error now.
+        if single and not again:
+            # A batch's caller reads every command's outcome; a single command's gets it now.
             raise cast(JackdError, unanswered[0].error) from exc
         return again
 

@@ -26,6 +26,7 @@ from .fakeserver import (
     OpenClient,
     Worker,
     close_from_thread,
+    in_turn,
     opened_clients,
     stats_then_stop_reading,
     unread_bytes,
@@ -414,3 +415,31 @@ def test_keyboard_interrupt_mid_command_closes_and_says_why(call: Call) -> None:
             wait_until(fake.connection().saw_eof.is_set, what="the client to hang up")
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_batch_lost_with_one_reply_missing_returns_every_outcome(
+    open_client: OpenClient,
+) -> None:
+    # Found in review: the sync client took a batch with one unanswered command for a single
+    # command and raised, so a pool that lost the outcomes of the answered puts put them again.
+    def answer_two_of_three(conn: FakeConnection) -> None:
+        for _ in range(3):
+            if conn.read_line() is None or conn.read_bytes(len(b"job\r\n")) is None:
+                return
+        conn.send(b"INSERTED 1\r\nINSERTED 2\r\n")
+        conn.reset()
+
+    def stay(conn: FakeConnection) -> None:
+        conn.wait_eof(10)
+
+    with FakeServer(in_turn(answer_two_of_three, stay)) as fake:
+        client = open_client(fake.address, reconnect=jackd.Reconnect(attempts=3, first_delay=0.01))
+        pipe = client.pipeline()
+        for _ in range(3):
+            pipe.put(b"job")
+        first, second, third = pipe.execute(raise_on_error=False)
+        assert (first, second) == (1, 2)
+        assert isinstance(third, jackd.ConnectionLostError)
+        assert third.maybe_applied
+        assert "may or may not have taken effect" in str(third)
+        fake.connection(1)  # the client reconnected
