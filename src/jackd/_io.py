@@ -201,7 +201,11 @@ def exchange(
     keeps the kernel from waking the reader until many replies are in, and the last reply
     always reaches the mark. ``select`` also gives up after ``POLL`` and the reader takes
     what is there, so tiny reply packets never wait long unacknowledged (reading more often
-    costs the server an acknowledgement each time). bench/RESULTS.md has the numbers.
+    costs the server an acknowledgement each time). Once everything is sent and fewer than
+    ``LOWAT`` reply bytes may still come, the poll is ``TAIL_POLL``: no write of ours carries
+    an acknowledgement any more, and the server can stall on unacknowledged packets until
+    the client reads, while the caller waits for exactly those last replies (a lock-step
+    ``put_many`` of 1,000 spent 5 ms per call there). bench/RESULTS.md has the numbers.
     """
     views = [memoryview(b) for b in blocks if len(b)]
     tls = is_tls(sock)
@@ -239,7 +243,7 @@ def exchange(
                 # would leave them all unsent and the mark unreached but for the poll.
                 if mark > 1 and (views or not may_wait(core.pending[0])):
                     polling = True
-                    timeout = POLL
+                    timeout = TAIL_POLL if not views and mark < LOWAT else POLL
                     if wait is not None:
                         timeout = max(0.0, min(timeout, quiet_since + wait - time.monotonic()))
             if pending():
@@ -333,6 +337,8 @@ SMALL_BATCH = 16_384
 LOWAT = 16_384
 #: ... or after this many seconds, whichever comes first (0.2-2 ms cost the server more).
 POLL = 0.005
+#: The poll once everything is sent and fewer than ``LOWAT`` reply bytes may still come.
+TAIL_POLL = 0.000_2
 #: The shortest reply beanstalkd sends (``BURIED``, ``KICKED``, ``PAUSED``, ``OK 0`` with
 #: its empty chunk), so ``MIN_REPLY`` bytes per unanswered command is a lower bound.
 MIN_REPLY = 8
