@@ -61,13 +61,6 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 
 log = logging.getLogger("jackd")
 
-#: Before a command that must not be sent twice, a connection that has been quiet for this
-#: long is looked at for a hang-up (a system call): a put sent then goes out on a new
-#: connection instead of failing with its fate unknown. Within it, the look is skipped: a
-#: server that went away in that millisecond leaves the put's fate unknown, as it would had it
-#: gone an instant after the put was sent.
-IDLE = 0.001
-
 #: Every live Client, so that a fork can make the child forget its parent's sockets.
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
 #: Between these checks a reconnect's wait notices close(), even from a signal handler.
@@ -130,8 +123,6 @@ class Client:
         self.reconnect: Reconnect | None = reconnect_policy(reconnect)
         """The reconnect policy, or None when a lost connection stays lost."""
         self.reconnects = 0
-        # When the last reply came (time.monotonic), to tell an idle connection from a busy one.
-        self._answered_at = 0.0
         """How many times this client has reconnected after losing its connection."""
         self._lock = threading.Lock()
         self._owner = 0  # the thread running a command, so close() can tell it is that thread
@@ -348,12 +339,7 @@ class Client:
                 started = 0.0
                 while True:
                     sock = self._sock or self._socket()
-                    if (
-                        self.reconnect is not None
-                        and not cmd.kind.replayable
-                        and time.monotonic() - self._answered_at >= IDLE
-                        and hung_up(sock)
-                    ):
+                    if self.reconnect is not None and not cmd.kind.replayable and hung_up(sock):
                         # The server went away while we were idle: nothing was sent yet.
                         self._drop(ConnectionLostError(f"{self._core.label} closed the connection"))
                         continue
@@ -375,7 +361,6 @@ class Client:
                         # One command in flight and nothing buffered between commands (each
                         # reads its reply to the end), so the pending FIFO has nothing to do.
                         parts, body = core.read_reply(sock.recv_into)
-                        self._answered_at = time.monotonic()
                         break
                     except BaseException as exc:
                         self._recover(exc, wait, [cmd], started, single=True)
@@ -409,7 +394,6 @@ class Client:
                     if (
                         look
                         and self.reconnect is not None
-                        and time.monotonic() - self._answered_at >= IDLE
                         and not all(cmd.kind.replayable for cmd in todo)
                         and hung_up(sock)
                     ):
@@ -425,7 +409,6 @@ class Client:
                             exchange_small(sock, core, blocks, len(todo), wait)
                         else:
                             exchange(sock, core, blocks, len(todo), wait)
-                        self._answered_at = time.monotonic()
                         break
                     except BaseException as exc:
                         todo = self._recover(exc, wait, list(core.pending), started)
