@@ -12,7 +12,7 @@ import select
 import selectors
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from ._address import Endpoint
@@ -187,12 +187,14 @@ def exchange(
     blocks: list[bytes | bytearray | memoryview],
     count: int,
     wait: float | None,
+    more: Callable[[], list[bytes | bytearray | memoryview]] | None = None,
 ) -> None:
     """Send ``blocks`` and read replies until ``count`` commands are answered.
 
     Writing and reading go on together, so a batch of any size cannot leave client and server
     both blocked on full socket buffers. ``wait`` bounds each silent wait, like a socket
-    timeout, and raises TimeoutError.
+    timeout, and raises TimeoutError. ``more``, when given, is called each time everything
+    is written, for the blocks of the batch's next commands (an empty list: there are none).
 
     On TCP the reader is woken rarely: beanstalkd writes each reply on its own, and on
     loopback a reader blocked for data is woken by the server's ``write``, a cross-CPU
@@ -270,6 +272,11 @@ def exchange(
                 if sent:
                     _advance(views, sent)
                     quiet_since = time.monotonic()
+                    if not views and more is not None:
+                        # The server runs what was just sent while the next is encoded.
+                        views = [memoryview(b) for b in more() if len(b)]
+                        if not views:
+                            more = None
             if mask & _READ or (mask & _WRITE and read_needs_write):
                 read_needs_write = False
                 try:

@@ -7,7 +7,7 @@ is "encode N commands, write them, parse N replies" on the same protocol core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from . import _commands as cmds
@@ -18,13 +18,36 @@ from ._protocol import Command
 P = TypeVar("P", bound="PipelineBase")
 
 
-class Batch:
-    """Commands ready to send: what a shell needs to run them and check them first."""
+Encoder = Callable[[int, int], list[Command[Any]]]
+"""Encodes the commands ``start:stop`` of a batch built while it is sent."""
 
-    __slots__ = ("commands", "extra_wait", "holds_jobs", "largest_body", "waits_forever")
+#: A lazily built batch encodes this many commands before its first write (see put_batch).
+FIRST_CHUNK = 64
+
+
+class Batch:
+    """Commands ready to send: what a shell needs to run them and check them first.
+
+    A batch may be built while it is sent (``put_many``'s, in the sync client): then
+    ``commands`` holds those encoded so far, ``unbuilt`` counts the rest, and each
+    ``build_more`` encodes the next chunk.
+    """
+
+    __slots__ = (
+        "_encode",
+        "commands",
+        "extra_wait",
+        "holds_jobs",
+        "largest_body",
+        "unbuilt",
+        "waits_forever",
+    )
 
     def __init__(self) -> None:
         self.commands: list[Command[Any]] = []
+        #: Commands not encoded yet (a lazily built batch).
+        self.unbuilt = 0
+        self._encode: Encoder | None = None
         #: Size of the largest put body, to check against max-job-size before sending.
         self.largest_body = 0
         #: A blocking reserve is queued: no socket timeout may apply.
@@ -39,6 +62,34 @@ class Batch:
         if timeout is None or self.waits_forever:
             return None
         return timeout + self.extra_wait
+
+    def defer(self, encode: Encoder, count: int) -> None:
+        """Build this batch of ``count`` commands while it is sent; encode the first chunk."""
+        self._encode = encode
+        self.unbuilt = count
+        self.build_more()
+
+    def build_more(self) -> list[Command[Any]]:
+        """Encode the next chunk (three times as many commands as so far), add it, return it.
+
+        The chunks grow so that the first write goes out at once and the server works on it
+        while the client encodes the next, which it does much faster than the server runs
+        them.
+        """
+        if self._encode is None or not self.unbuilt:
+            return []
+        built = len(self.commands)
+        stop = built + min(self.unbuilt, max(FIRST_CHUNK, 3 * built))
+        chunk = self._encode(built, stop)
+        self.commands.extend(chunk)
+        self.unbuilt -= len(chunk)
+        return chunk
+
+    def abandon(self, error: Exception) -> None:
+        """Give every command never encoded (so never sent) ``error`` as its outcome."""
+        while self.unbuilt:
+            for cmd in self.build_more():
+                cmd.error = error
 
 
 def outcomes(batch: list[Command[Any]], raise_on_error: bool) -> list[Any]:
@@ -89,34 +140,49 @@ def reserved_jobs(batch: list[Command[Any]]) -> list[Job]:
     return jobs
 
 
-def put_batch(bodies: Iterable[Body], pri: int, delay: Seconds, ttr: Seconds) -> Batch:
+def put_batch(
+    bodies: Iterable[Body], pri: int, delay: Seconds, ttr: Seconds, lazy: bool = False
+) -> Batch:
     """The batch behind ``put_many``: one put per body, all with the same arguments.
 
     The same commands a pipeline of puts would make, built faster: the three numbers are
-    checked once for the whole batch, not once per body.
+    checked once for the whole batch, not once per body. Every body is checked before
+    anything is sent. With ``lazy``, a batch of more than ``FIRST_CHUNK`` puts is encoded
+    while it is sent (see ``Batch.build_more``), so the server starts on the first puts
+    instead of waiting, idle, for the client to encode them all.
     """
     pri = cmds.priority(pri)
     delay = cmds.seconds(delay, "delay")
     ttr = cmds.seconds(ttr, "ttr")
-    head = b"put %d %d %d " % (pri, delay, ttr)
+    data = [body if type(body) is bytes else cmds.body_bytes(body) for body in bodies]
     batch = Batch()
-    commands = batch.commands
-    append = commands.append
-    largest = 0
+    batch.largest_body = max(map(len, data), default=0)
+    encode = _put_encoder(b"put %d %d %d " % (pri, delay, ttr), data)
+    if lazy and len(data) > FIRST_CHUNK:
+        batch.defer(encode, len(data))
+    else:
+        batch.commands = encode(0, len(data))
+    return batch
+
+
+def _put_encoder(head: bytes, data: list[bytes | bytearray | memoryview]) -> Encoder:
+    """Encodes the puts of ``data[start:stop]``, each body after ``head`` and its size."""
     kind = cmds.PUT
     join_below = cmds.JOIN_BELOW
-    for body in bodies:
-        data = body if type(body) is bytes else cmds.body_bytes(body)
-        size = len(data)
-        if size > largest:
-            largest = size
-        if size < join_below:
-            # %b takes any buffer, which typeshed does not know.
-            append(Command(kind, b"%b%d\r\n%b\r\n" % (head, size, data)))  # type: ignore[str-format]
-        else:
-            append(Command(kind, (b"%b%d\r\n" % (head, size), data, b"\r\n")))
-    batch.largest_body = largest
-    return batch
+
+    def encode(start: int, stop: int) -> list[Command[Any]]:
+        commands: list[Command[Any]] = []
+        append = commands.append
+        for body in data[start:stop]:
+            size = len(body)
+            if size < join_below:
+                # %b takes any buffer, which typeshed does not know.
+                append(Command(kind, b"%b%d\r\n%b\r\n" % (head, size, body)))  # type: ignore[str-format]
+            else:
+                append(Command(kind, (b"%b%d\r\n" % (head, size), body, b"\r\n")))
+        return commands
+
+    return encode
 
 
 def reserve_batch(count: int, timeout: Seconds | None) -> Batch:

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -405,7 +405,10 @@ class Client:
                     try:
                         core.pending.extend(todo)
                         blocks = gather(cmd.data for cmd in todo)
-                        if len(blocks) == 1 and len(blocks[0]) <= SMALL_BATCH:
+                        if batch.unbuilt:
+                            more = _encoding(batch, core)
+                            exchange(sock, core, blocks, len(todo) + batch.unbuilt, wait, more)
+                        elif len(blocks) == 1 and len(blocks[0]) <= SMALL_BATCH:
                             exchange_small(sock, core, blocks, len(todo), wait)
                         else:
                             exchange(sock, core, blocks, len(todo), wait)
@@ -414,6 +417,12 @@ class Client:
                         todo = self._recover(exc, wait, list(core.pending), started)
                 if core.failure is not None:
                     self._drop(core.failure)
+                if batch.unbuilt:
+                    batch.abandon(
+                        ConnectionLostError(
+                            f"put: not sent, as the connection to {core.label} was lost first"
+                        )
+                    )
             finally:
                 self._owner = 0
         return commands
@@ -631,7 +640,8 @@ class Client:
         some (``DrainingError``, say), the first error is raised after all replies are read;
         use ``pipeline().execute(raise_on_error=False)`` to see each outcome.
         """
-        return outcomes(self._run_batch(put_batch(bodies, priority, delay, ttr)), True)
+        batch = put_batch(bodies, priority, delay, ttr, lazy=True)
+        return outcomes(self._run_batch(batch), True)
 
     def reserve_many(self, count: int, timeout: Seconds | None = None) -> list[Job]:
         """Reserve up to ``count`` jobs in one round trip; may return fewer, or none.
@@ -688,6 +698,17 @@ def connect(
     return Client(
         address, timeout=timeout, connect_timeout=connect_timeout, ssl=ssl, reconnect=reconnect
     )
+
+
+def _encoding(batch: Batch, core: Core) -> Callable[[], list[bytes | bytearray | memoryview]]:
+    """``exchange``'s source of a lazily built batch's next blocks, each chunk pending first."""
+
+    def more() -> list[bytes | bytearray | memoryview]:
+        chunk = batch.build_more()
+        core.pending.extend(chunk)
+        return gather(cmd.data for cmd in chunk)
+
+    return more
 
 
 def _forget_sockets_after_fork() -> None:

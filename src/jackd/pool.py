@@ -435,7 +435,7 @@ class Pool(PoolBase[Client]):
         """Put one server's share; return the indexes to put elsewhere."""
         try:
             client = self._connect(member)
-            batch = put_batch([data[i] for i in indexes], priority, delay, ttr)
+            batch = put_batch([data[i] for i in indexes], priority, delay, ttr, lazy=True)
             answers = outcomes(client._run_batch(batch), False)
         except ConnectionLostError as exc:  # could not even connect: nothing was sent
             self._lost(member, exc)

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -18,6 +18,7 @@ from jackd._placement import rank
 from jackd.testing import BeanstalkdServer
 
 from ._support import bytes_queued_at, wait_until
+from .fakeserver import FakeServer, Worker, in_turn, never_reading, unread_bytes
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -303,3 +304,30 @@ def test_worker_over_three_servers_with_jobs_on_one(
     for server in three[1:]:
         with jackd.connect(server.address) as client:
             assert client.stats().current_jobs_reserved == 0
+
+
+def test_put_many_moves_the_puts_it_never_sent_off_a_server_that_hung_up(
+    beanstalkd: BeanstalkdServer,
+) -> None:
+    # A put_many share is encoded while it is sent; a share whose server stops reading stalls
+    # in its first chunk, so when that server hangs up, the puts not encoded yet were
+    # certainly never sent: they go to the other server, and only the rest are of unknown fate.
+    hang_up = threading.Event()
+    body = b"b" * 60_000
+    with (
+        FakeServer(in_turn(never_reading(hang_up), never_reading())) as fake,
+        jackd.Pool([fake.address, beanstalkd.address]) as pool,
+    ):
+        putter = Worker(lambda: pool.put_many([body] * 2000, raise_on_error=False), "put_many")
+        putter.start()
+        wait_until(lambda: unread_bytes(fake.port), lambda n: n > 0, what="the fake share sent")
+        hang_up.set()
+        results = cast(list[object], putter.outcome(timeout=60))
+    refs = [r for r in results if isinstance(r, jackd.JobRef)]
+    unknown = [r for r in results if isinstance(r, jackd.ConnectionLostError)]
+    assert len(refs) + len(unknown) == 2000
+    assert all(ref.server == beanstalkd.address for ref in refs)
+    assert all(error.maybe_applied for error in unknown)
+    assert 0 < len(unknown) < 1000  # some of the fake's share was never sent
+    with jackd.connect(beanstalkd.address) as client:
+        assert client.stats_tube("default").current_jobs_ready == len(refs)
