@@ -403,6 +403,17 @@ def put_many_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
                 client.put_many(bodies)
 
 
+def put_many_all_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    """One ``put_many`` of all N bodies: the call shape of the streaming raw client."""
+    import jackd
+
+    with jackd.connect(address) as client:
+        client.put_many([BODY] * warm)
+        bodies = [BODY] * n
+        with timer:
+            client.put_many(bodies)
+
+
 def put_raw_rounds(address: str, n: int, warm: int, timer: Timer) -> None:
     """Raw pipelined puts in jackd's call structure: 1000 per write, then all their replies."""
     with raw.connect(address) as sock:
@@ -777,6 +788,19 @@ def pool_put_many_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
         _check_spread(pool.stats(), servers, warm + n)
 
 
+def pool_put_many_all_jackd(address: str, n: int, warm: int, timer: Timer) -> None:
+    """One ``pool.put_many`` of all N bodies: the call shape of the streaming raw clients."""
+    import jackd
+
+    servers = address.split(",")
+    with jackd.Pool(servers) as pool:
+        pool.put_many([BODY] * warm)
+        bodies = [BODY] * n
+        with timer:
+            pool.put_many(bodies)
+        _check_spread(pool.stats(), servers, warm + n)
+
+
 def put_raw_each(address: str, n: int, warm: int, timer: Timer) -> None:
     """One raw pipelined client per server, each in a thread of its own, started together.
 
@@ -889,9 +913,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         granularity=BATCH,
         what="jackd `put_many` of 1000 bodies per call; raw sends all N puts in one write "
         "and reads the N replies; raw, 1000 per round trip, does what `put_many` does: 1000 "
-        "puts in one write, then their replies, then the next 1000.",
+        "puts in one write, then their replies, then the next 1000; and one jackd `put_many` "
+        "of all N bodies, the call raw makes.",
         cases=(
             Case("jackd", put_many_jackd, label="jackd put_many"),
+            Case("jackd-all", put_many_all_jackd, label="jackd put_many, all N in one call"),
             Case("raw", put_raw, label="raw pipelined"),
             Case("raw-rounds", put_raw_rounds, label="raw, 1000 per round trip"),
         ),
@@ -1104,10 +1130,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         "reference is three raw pipelined clients at once, one per server, each in a thread "
         "of its own putting N/3 (started together at a barrier, timed until all are done); "
         "the same with each client waiting for the replies of every 333 before the next, as "
-        "the pool's call does; for scale, jackd `put_many` of 1000 per call and one raw "
+        "the pool's call does; one `pool.put_many` of all N bodies, the calls the raw "
+        "clients make; for scale, jackd `put_many` of 1000 per call and one raw "
         "pipelined client, each on server a alone." + THREE_SERVERS,
         cases=(
             Case("pool", pool_put_many_jackd, label="jackd.Pool([a, b, c]).put_many"),
+            Case(
+                "pool-all",
+                pool_put_many_all_jackd,
+                label="jackd.Pool([a, b, c]).put_many, all N in one call",
+            ),
             Case("raw-x3", put_raw_each, label="3 raw pipelined clients at once"),
             Case(
                 "raw-x3-rounds",
