@@ -3,8 +3,9 @@
 Each of the ``concurrency`` slots is a thread with a connection of its own per tube, so a
 reserve never holds up a connection another handler needs, and a job's delete, release, bury
 and touches go out on the connection that reserved it (beanstalkd requires that). A slot
-serving one tube waits in ``reserve-with-timeout 1``; one serving several takes the next
-ready job from each in turn and, when none has one, waits on each for up to a second. The
+serving one tube waits in ``reserve-with-timeout 1``; one serving several takes ready jobs
+from each in turn (up to ``STREAK`` in a row) and, when none has one, waits on each for up to
+a second. The
 tube a job came from is the connection it came on: no extra round trip finds it.
 
 What happens to a job (see ``jackd._work``, where each decision is written once for both
@@ -78,6 +79,8 @@ RUNNING_RECONNECT = Reconnect(attempts=None, first_delay=0.05, max_delay=5.0)
 STARTING_RECONNECT = Reconnect(attempts=8, first_delay=0.25, max_delay=8.0, jitter=0.2)
 #: How long a slot waits for a job on one tube before it looks again (beanstalkd's unit).
 POLL = 1
+#: Jobs a slot takes in a row from one connection while it has them, before the next.
+STREAK = 16
 #: How often the toucher and the stopping run() look at the running jobs.
 _TICK = 0.05
 
@@ -549,7 +552,10 @@ class Worker(WorkerBase):
     ) -> Iterator[tuple[_Conn, Job]]:
         """The jobs a slot gets, in turn from each of its connections, until it stops.
 
-        When every connection came up empty, the slot waits for a job on one of them for up
+        A connection that has a job is asked again, up to ``STREAK`` jobs in a row, before
+        the slot moves on: a job's delete goes out with the next reserve on the same
+        connection, and moving to another costs the delete a round trip of its own. When
+        every connection came up empty, the slot waits for a job on one of them for up
         to a second, the next one each time, so a job anywhere is taken within a second or
         so, and no wait holds a connection another handler needs.
 
@@ -559,6 +565,7 @@ class Worker(WorkerBase):
         """
         several = len(conns) > 1
         turn = 0
+        streak = 0  # jobs in a row from conns[turn]
         empty = 0  # connections found empty in a row
         while not self._stopping.is_set():
             conn = conns[turn % len(conns)]
@@ -575,8 +582,9 @@ class Worker(WorkerBase):
                     job = self._reserve(conn, wait)
             else:
                 job = self._reserve(conn, wait)
-            turn += 1
             if job is None:
+                turn += 1
+                streak = 0
                 empty += 1
                 if burst and empty >= len(conns):
                     return
@@ -584,6 +592,10 @@ class Worker(WorkerBase):
                     time.sleep(_TICK)  # every server is down: wait for one to be due
                 continue
             empty = 0
+            streak += 1
+            if streak >= STREAK:
+                turn += 1
+                streak = 0
             if self._stopping.is_set():
                 return  # closed under it by stop(): the server has the job back already
             yield conn, job

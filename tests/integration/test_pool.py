@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import signal
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 
 import jackd
 import jackd.aio
+import jackd.worker
 from jackd._placement import rank
 from jackd.testing import BeanstalkdServer
 
@@ -331,3 +333,22 @@ def test_put_many_moves_the_puts_it_never_sent_off_a_server_that_hung_up(
     assert 0 < len(unknown) < 1000  # some of the fake's share was never sent
     with jackd.connect(beanstalkd.address) as client:
         assert client.stats_tube("default").current_jobs_ready == len(refs)
+
+
+def test_a_worker_slot_takes_a_streak_of_jobs_from_a_server_before_the_next(
+    three: list[BeanstalkdServer],
+) -> None:
+    # Staying keeps a job's delete in the same write as the next reserve; the streak's bound
+    # keeps the servers taken in turn.
+    addresses = [three[0].address, three[1].address]
+    for address in addresses:
+        with jackd.connect(address) as producer:
+            producer.use("t")
+            producer.put_many([b"x"] * 40)
+    came_from: list[str] = []
+    worker = jackd.Worker(addresses, concurrency=1)
+    worker.handler("t")(lambda job: came_from.append(jackd.current_job().server))
+    worker.run(burst=True)
+    runs = [len(list(group)) for _, group in itertools.groupby(came_from)]
+    assert collections.Counter(came_from) == {addresses[0]: 40, addresses[1]: 40}
+    assert runs == [jackd.worker.STREAK] * 4 + [8, 8]
