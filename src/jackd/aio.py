@@ -551,9 +551,9 @@ class AsyncClient:
         kind = cmd.kind
         if kind.changes:
             self._changing += 1
-        if idle:
+        if idle and self.timeout is not None:
             self._head_since = self._loop.time()
-            if self.timeout is not None and self._timer is None:
+            if self._timer is None:
                 self._arm(self.timeout)
         if kind.reserves:
             cmd.sent_at = time.monotonic()
@@ -626,38 +626,39 @@ class AsyncClient:
         future: asyncio.Future[None] = self._loop.create_future()
         waiter = _Waiter(future, [cmd])
         self._issue(cmd, waiter)
-        await self._wait(waiter)
+        try:
+            await future
+        except asyncio.CancelledError:
+            self._cancelled(waiter)
+            raise
         if cmd.error is not None:
             raise cmd.error
         return cmd.result
 
-    async def _wait(self, waiter: _Waiter) -> None:
-        """Wait for the replies a waiter stands for.
+    def _cancelled(self, waiter: _Waiter) -> None:
+        """The task awaiting ``waiter``'s future was cancelled: undo what its replies did.
 
-        If this task is cancelled meanwhile, replies still to come are dealt with when they
-        arrive (see _abandoned_reply); those that came are undone at once.
+        Replies still to come are dealt with when they arrive (see _abandoned_reply); those
+        that came are undone at once. Callers await the future themselves and call this on
+        ``CancelledError`` (no coroutine of its own per command), then re-raise.
         """
-        try:
-            await waiter.future
-        except asyncio.CancelledError:
-            waiter.abandoned = True
-            self._maybe_blocked = True
-            for undo in waiter.undo or ():
-                undo()
-            answered = waiter.answered()
-            taken = [c for c in answered if c.error is None and c.kind.reserves]
-            if taken and any(c.kind.blocks for c in waiter.commands[len(answered) :]):
-                # The batch's own blocking reserve still holds the line: nothing sent now
-                # would be read before a job arrives. A new connection gives the jobs back at
-                # once (the server releases what a closed connection held).
-                self._lose(
-                    ConnectionLostError("connection renewed to give back a cancelled batch's jobs"),
-                    renew=True,
-                )
-            else:
-                for cmd in taken:
-                    self._put_back(cmd.result.id, _prior(waiter, cmd))
-            raise
+        waiter.abandoned = True
+        self._maybe_blocked = True
+        for undo in waiter.undo or ():
+            undo()
+        answered = waiter.answered()
+        taken = [c for c in answered if c.error is None and c.kind.reserves]
+        if taken and any(c.kind.blocks for c in waiter.commands[len(answered) :]):
+            # The batch's own blocking reserve still holds the line: nothing sent now
+            # would be read before a job arrives. A new connection gives the jobs back at
+            # once (the server releases what a closed connection held).
+            self._lose(
+                ConnectionLostError("connection renewed to give back a cancelled batch's jobs"),
+                renew=True,
+            )
+        else:
+            for cmd in taken:
+                self._put_back(cmd.result.id, _prior(waiter, cmd))
 
     def _answer(self, cmd: Command[Any], error: Exception | None, result: object = None) -> None:
         """Settle a command with an outcome of the client's own (an error, or a job)."""
@@ -711,10 +712,9 @@ class AsyncClient:
             self._changing -= 1
             if not self._changing:
                 self._sync_tubes()
-        pending = self._core.pending
-        if pending:
+        if self.timeout is not None and self._core.pending:
             self._head_since = self._loop.time()
-            if self._timer is None and self.timeout is not None:
+            if self._timer is None:
                 self._arm(self.timeout)
 
     def _abandoned_reply(self, cmd: Command[Any], waiter: _Waiter) -> None:
@@ -791,7 +791,7 @@ class AsyncClient:
         ttr: Seconds = DEFAULT_TTR,
     ) -> int:
         """Put a job into the used tube and return its id (see ``jackd.Client.put``)."""
-        data = cmds.body_bytes(body)
+        data = body if type(body) is bytes else cmds.body_bytes(body)
         if len(data) > DEFAULT_MAX_JOB_SIZE:
             cmds.check_size(len(data), await self._job_size_limit())
         return await self._run(cmds.put(data, priority, delay, ttr))
@@ -819,7 +819,11 @@ class AsyncClient:
         waiter = _Waiter(future, [before, reserving])
         self._issue(before, waiter)
         self._issue(reserving, waiter)
-        await self._wait(waiter)
+        try:
+            await future
+        except asyncio.CancelledError:
+            self._cancelled(waiter)
+            raise
         if reserving.error is not None:
             raise reserving.error
         return reserving.result
@@ -946,10 +950,15 @@ class AsyncClient:
             cmds.check_size(batch.largest_body, await self._job_size_limit())
         if not commands:
             return commands
-        waiter = _Waiter(self._loop.create_future(), commands)
+        future: asyncio.Future[None] = self._loop.create_future()
+        waiter = _Waiter(future, commands)
         for cmd in commands:
             self._issue(cmd, waiter)
-        await self._wait(waiter)
+        try:
+            await future
+        except asyncio.CancelledError:
+            self._cancelled(waiter)
+            raise
         return commands
 
 
