@@ -208,6 +208,11 @@ class Counters:
         """The counters as a frozen WorkerStats."""
         return WorkerStats(**{name: getattr(self, name) for name in self.__slots__})
 
+    def add(self, other: Counters) -> None:
+        """Add what ``other`` counted to these counters."""
+        for name in self.__slots__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     def count(self, action: Action) -> None:
         """Count a job's outcome once the action it called for was taken."""
         if action.outcome == "succeeded":

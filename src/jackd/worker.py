@@ -28,7 +28,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar, cast
@@ -129,17 +129,34 @@ class _Conn:
 class _Running:
     """A job a slot is handling now: what the toucher and a stop need to know of it."""
 
-    __slots__ = ("client", "job", "released", "started", "touch_at", "ttr", "tube")
+    __slots__ = ("client", "job", "released", "slot", "started", "touch_at", "ttr", "tube")
 
-    def __init__(self, client: Client, job: Job, tube: str) -> None:
+    def __init__(self, client: Client, job: Job, tube: str, slot: _Slot) -> None:
         self.client = client
         self.job = job
         self.tube = tube
+        self.slot = slot
         self.started = time.monotonic()
         self.ttr = 0  # read with stats-job once the job has run TOUCH_CHECK_AFTER seconds
         self.touch_at = self.started + TOUCH_CHECK_AFTER
         #: Released by a stop that could not wait: the handler's outcome is then ignored.
         self.released = False
+
+
+class _Slot:
+    """One slot thread's job in hand and its counters, under a lock of its own.
+
+    The slot takes its lock a few times per job; the toucher, a stop and ``stats()`` only
+    to look. With one lock for every slot, eight slots waited on each other for each job,
+    and a wait on a lock is a sleep and a wake-up: the worker ran 10-15% slower.
+    """
+
+    __slots__ = ("counters", "lock", "running")
+
+    def __init__(self, tubes: Iterable[str]) -> None:
+        self.lock = threading.Lock()
+        self.counters = {tube: Counters() for tube in tubes}
+        self.running: _Running | None = None
 
 
 class _Done:
@@ -183,7 +200,8 @@ class WorkerBase:
         # Reentrant: stop() may run in a signal handler on a thread that holds it.
         self._lock = threading.RLock()
         self._counters: dict[str, Counters] = {}
-        self._running: dict[int, _Running] = {}  # by slot number
+        # The thread worker's slots, each counting for itself; stats() adds them up.
+        self._slots: list[_Slot] = []
         self._clients: list[Client] = []
         self._reserving: set[Client] = set()
         self._stopping = threading.Event()
@@ -265,16 +283,28 @@ class WorkerBase:
 
     def stats(self, tube: str | None = None) -> WorkerStats:
         """What the worker did so far: overall, or for one tube."""
+        if tube is not None and tube not in self._counters:
+            raise KeyError(f"no handler for tube {tube!r}")
+        total = WorkerStats()
         with self._lock:
-            if tube is not None:
-                counters = self._counters.get(tube)
-                if counters is None:
-                    raise KeyError(f"no handler for tube {tube!r}")
-                return counters.snapshot()
-            total = WorkerStats()
-            for counters in self._counters.values():
-                total = total + counters.snapshot()
-            return total
+            for name, counters in self._counters.items():
+                if tube is None or name == tube:
+                    total = total + counters.snapshot()
+            for slot in self._slots:
+                with slot.lock:
+                    for name, counters in slot.counters.items():
+                        if tube is None or name == tube:
+                            total = total + counters.snapshot()
+        return total
+
+    def _new_slots(self) -> None:
+        """Fresh slots for a run; what the last run's slots counted joins the worker's."""
+        with self._lock:
+            for slot in self._slots:
+                with slot.lock:
+                    for name, counters in slot.counters.items():
+                        self._counters[name].add(counters)
+            self._slots = [_Slot(self._handlers) for _ in range(self.concurrency)]
 
     def _on_signal(self, signum: int, frame: FrameType | None = None) -> None:
         self._signals += 1
@@ -369,6 +399,7 @@ class Worker(WorkerBase):
         # Looked up once: two debug lines per job cost more than the rest of the bookkeeping.
         self._debug = log.isEnabledFor(logging.DEBUG)
         self._names: dict[Client, str] = {}
+        self._new_slots()
         previous = self._install_signals()
         try:
             slots = self._connect_all()
@@ -508,10 +539,13 @@ class Worker(WorkerBase):
 
     def _release_running(self) -> None:
         """Release every job whose handler is still running; its outcome will be ignored."""
-        with self._lock:
-            running = [r for r in self._running.values() if not r.released]
-            for entry in running:
-                entry.released = True
+        running = []
+        for slot in self._slots:
+            with slot.lock:
+                entry = slot.running
+                if entry is not None and not entry.released:
+                    entry.released = True
+                    running.append(entry)
         for entry in running:
             try:
                 pri = entry.client.stats_job(entry.job).pri
@@ -707,10 +741,11 @@ class Worker(WorkerBase):
 
     def _handle(self, n: int, client: Client, tube: str, job: Job) -> _Done | None:
         handler = self._handlers[tube]
-        entry = _Running(client, job, tube)
-        with self._lock:
-            self._running[n] = entry
-            counters = self._counters[tube]
+        slot = self._slots[n]
+        entry = _Running(client, job, tube, slot)
+        with slot.lock:
+            slot.running = entry
+            counters = slot.counters[tube]
             counters.reserved += 1  # type: ignore[attr-defined]
             counters.in_flight += 1  # type: ignore[attr-defined]
         if self._debug:
@@ -726,8 +761,8 @@ class Worker(WorkerBase):
             error = exc
         finally:
             leave_job(token)
-            with self._lock:
-                del self._running[n]
+            with slot.lock:
+                slot.running = None
                 counters.in_flight -= 1  # type: ignore[attr-defined]
         seconds = time.monotonic() - entry.started
         if entry.released:
@@ -786,8 +821,9 @@ class Worker(WorkerBase):
             self._notify(entry, "lost", "none", error, seconds)
             return
         action = SUCCESS if outcome is None else outcome
-        with self._lock:
-            self._counters[tube].count(action)
+        slot = entry.slot
+        with slot.lock:
+            slot.counters[tube].count(action)
         if self._debug:
             log.debug("job %d from %r: %s (%s)", job.id, tube, action.outcome, action.verb)
         self._notify(entry, action.outcome, action.verb, error, seconds)
@@ -796,8 +832,11 @@ class Worker(WorkerBase):
 
     def _touch_loop(self) -> None:
         while not self._done.wait(_TICK):
-            with self._lock:
-                running = [r for r in self._running.values() if not r.released]
+            running = [
+                entry
+                for entry in (slot.running for slot in self._slots)
+                if entry is not None and not entry.released
+            ]
             now = time.monotonic()
             for entry in running:
                 if now >= entry.touch_at:

@@ -190,6 +190,23 @@ def test_each_outcome(flavor: Flavor, producer: jackd.Client) -> None:
     assert flavor.worker.stats("t") == stats
 
 
+def test_counts_add_up_over_runs_and_tubes(flavor: Flavor, producer: jackd.Client) -> None:
+    # The thread worker's slots count for themselves; a second run gets new slots.
+    flavor.make(concurrency=3)
+    flavor.handle("a", lambda job: (0.0, None))
+    flavor.handle("b", lambda job: (0.0, None))
+    put(producer, "a", *[b"x"] * 5)
+    put(producer, "b", *[b"y"] * 4)
+    flavor.run(burst=True)
+    assert (flavor.worker.stats("a").succeeded, flavor.worker.stats("b").succeeded) == (5, 4)
+    put(producer, "a", *[b"x"] * 2)
+    flavor.run(burst=True)
+    assert flavor.worker.stats().succeeded == 11
+    assert flavor.worker.stats("a").reserved == 7
+    with pytest.raises(KeyError):
+        flavor.worker.stats("nobody")
+
+
 def test_failures_retry_with_backoff_then_bury_at_max_attempts(
     flavor: Flavor, producer: jackd.Client
 ) -> None:
