@@ -7,7 +7,7 @@ Every decision is ``jackd.pool.PoolBase``'s and ``jackd._placement``'s; this onl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -136,7 +136,7 @@ class Pool(PoolBase[AsyncClient]):
     async def _put_share(
         self,
         member: Member[AsyncClient],
-        indexes: list[int],
+        indexes: Sequence[int],
         data: list[Any],
         results: list[Any],
         errors: dict[str, str],
@@ -153,7 +153,7 @@ class Pool(PoolBase[AsyncClient]):
         except ConnectionLostError as exc:
             await self._lost(member, exc)
             errors[member.address] = str(exc)
-            return indexes
+            return list(indexes)
         again, lost = self._take_answers(member, indexes, answers, results)
         if lost is not None:
             await self._lost(member, lost)

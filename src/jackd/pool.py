@@ -165,7 +165,7 @@ class PoolBase(Generic[C]):
     def _take_answers(
         self,
         member: Member[C],
-        indexes: list[int],
+        indexes: Sequence[int],
         answers: list[Any],
         results: list[Any],
     ) -> tuple[list[int], ConnectionLostError | None]:
@@ -177,10 +177,16 @@ class PoolBase(Generic[C]):
         again: list[int] = []
         lost: ConnectionLostError | None = None
         address = member.address
+        new = _new_tuple
+        if isinstance(indexes, range) and all(type(answer) is int for answer in answers):
+            # The usual first round, every put acknowledged: one slice assignment.
+            refs = [new(JobRef, (address, answer)) for answer in answers]
+            results[indexes.start : indexes.stop : indexes.step] = refs
+            return again, lost
         for i, answer in zip(indexes, answers, strict=True):
             if type(answer) is int:
                 # JobRef(address, answer) without NamedTuple's __new__, three times as dear.
-                results[i] = _new_tuple(JobRef, (address, answer))
+                results[i] = new(JobRef, (address, answer))
             elif isinstance(answer, DrainingError):
                 again.append(i)
             elif isinstance(answer, ConnectionLostError):
@@ -194,8 +200,11 @@ class PoolBase(Generic[C]):
         return again, lost
 
     @staticmethod
-    def _shares(todo: list[int], members: int) -> dict[int, list[int]]:
-        """Deal the jobs of a put_many round-robin to ``members`` servers (none empty)."""
+    def _shares(todo: Sequence[int], members: int) -> dict[int, Sequence[int]]:
+        """Deal the jobs of a put_many round-robin to ``members`` servers (none empty).
+
+        A first round deals ``range(n)``, so each share is a range too: a slice of the bodies.
+        """
         return {slot: todo[slot::members] for slot in range(min(members, len(todo)))}
 
     def _none_live(self, errors: dict[str, str]) -> ConnectionLostError:
@@ -393,7 +402,7 @@ class Pool(PoolBase[Client]):
         """
         data = [cmds.body_bytes(body) for body in bodies]
         results: list[Any] = [None] * len(data)
-        todo = list(range(len(data)))
+        todo: Sequence[int] = range(len(data))
         errors: dict[str, str] = {}
         while todo:
             members = self._order(None)
@@ -406,7 +415,7 @@ class Pool(PoolBase[Client]):
                 (members[slot], indexes)
                 for slot, indexes in self._shares(todo, len(members)).items()
             ]
-            todo = []
+            retry: list[int] = []
             for again in _each_at_once(
                 lambda member, indexes: self._put_share(
                     member, indexes, data, results, errors, priority, delay, ttr
@@ -414,7 +423,8 @@ class Pool(PoolBase[Client]):
                 shares,
                 len(data) >= CONCURRENT_FROM,
             ):
-                todo.extend(again)
+                retry.extend(again)
+            todo = retry
         if raise_on_error:
             for outcome in results:
                 if isinstance(outcome, Exception):
@@ -424,7 +434,7 @@ class Pool(PoolBase[Client]):
     def _put_share(
         self,
         member: Member[Client],
-        indexes: list[int],
+        indexes: Sequence[int],
         data: list[Any],
         results: list[Any],
         errors: dict[str, str],
@@ -435,12 +445,16 @@ class Pool(PoolBase[Client]):
         """Put one server's share; return the indexes to put elsewhere."""
         try:
             client = self._connect(member)
-            batch = put_batch([data[i] for i in indexes], priority, delay, ttr, lazy=True)
+            if isinstance(indexes, range):
+                bodies = data[indexes.start : indexes.stop : indexes.step]
+            else:
+                bodies = [data[i] for i in indexes]
+            batch = put_batch(bodies, priority, delay, ttr, lazy=True)
             answers = outcomes(client._run_batch(batch), False)
         except ConnectionLostError as exc:  # could not even connect: nothing was sent
             self._lost(member, exc)
             errors[member.address] = str(exc)
-            return indexes
+            return list(indexes)
         again, lost = self._take_answers(member, indexes, answers, results)
         if lost is not None:
             self._lost(member, lost)
